@@ -1,0 +1,19 @@
+# Locates the Debian-packaged dependencies (see BUILD-NOTES in the project docs).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json url)
+find_package(OpenSSL 3 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+
+# SOCI ships neither a CMake config nor a pkg-config file on Debian.
+find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
+find_library(SOCI_CORE_LIB soci_core REQUIRED)
+find_library(SOCI_SQLITE3_LIB soci_sqlite3 REQUIRED)
+find_library(SOCI_POSTGRESQL_LIB soci_postgresql REQUIRED)
+add_library(crm_soci INTERFACE)
+target_include_directories(crm_soci SYSTEM INTERFACE ${SOCI_INCLUDE_DIR} /usr/include/postgresql)
+target_link_libraries(crm_soci INTERFACE
+  ${SOCI_SQLITE3_LIB} ${SOCI_POSTGRESQL_LIB} ${SOCI_CORE_LIB}
+  PkgConfig::SQLITE3 PkgConfig::LIBPQ ${CMAKE_DL_LIBS})

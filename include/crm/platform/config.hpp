@@ -1,0 +1,88 @@
+#pragma once
+/// Configuration: JSON file (comments allowed) + CRM_* environment + command-line flags,
+/// precedence flag > env > file > default. Every bad value names its key.
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace crm::platform {
+
+/// A bad configuration value; `what()` is one line naming the key.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  bool enabled() const { return !cert_file.empty() && !key_file.empty(); }
+};
+
+struct HttpConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int io_threads = 2;
+  int worker_threads = 8;
+  int max_queue = 1024;
+  std::int64_t body_limit_bytes = 1024 * 1024;
+  int request_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  int shutdown_timeout_ms = 10000;
+  std::vector<std::string> cors_allowed_origins;
+  TlsConfig tls;
+};
+
+struct DatabaseConfig {
+  std::string url;  // empty: demo SQLite file under data_dir
+  int pool_size = 8;
+  std::string sqlite_synchronous = "normal";  // off | normal | full | extra
+  int busy_timeout_ms = 5000;
+};
+
+struct OutboxConfig {
+  bool dispatch_enabled = true;
+  int poll_interval_ms = 1000;
+  int batch_size = 100;
+  int max_attempts = 10;
+  int backoff_base_ms = 500;
+  int backoff_max_ms = 300000;
+  int lease_ms = 30000;
+  int lag_threshold_ms = 60000;
+  int retention_days = 30;
+};
+
+struct Config {
+  HttpConfig http;
+  DatabaseConfig database;
+  OutboxConfig outbox;
+  std::string log_level = "info";  // debug | info | warn | error
+  std::string data_dir = "./data";
+  std::string jwt_secret;
+  bool demo = false;
+  /// The merged raw document; modules read their own sections from it.
+  boost::json::object raw;
+};
+
+/// Everything a configuration is made from; `env` is usually the process environment.
+struct ConfigSources {
+  std::optional<std::string> file;           // path of the JSON file (--config)
+  std::map<std::string, std::string> env;    // CRM_* variables
+  std::map<std::string, std::string> flags;  // dotted key -> value (--port → http.port)
+  bool demo = false;
+};
+
+/// Builds the configuration; throws ConfigError naming the offending key.
+Config load_config(const ConfigSources& sources);
+/// The CRM_* variables of the current process.
+std::map<std::string, std::string> process_environment();
+/// The documented keys with their environment variable names (for --help and docs).
+std::vector<std::pair<std::string, std::string>> config_env_variables();
+
+}  // namespace crm::platform

@@ -1,0 +1,98 @@
+#pragma once
+/// Database access on SOCI: a connection pool over SQLite or PostgreSQL from one URL.
+
+#include "crm/platform/config.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace soci {
+class session;
+}
+
+namespace crm::platform {
+
+enum class Backend { sqlite, postgres };
+
+/// A parsed `sqlite:PATH` or `postgresql://user:pass@host:port/db` URL.
+struct DatabaseUrl {
+  Backend backend = Backend::sqlite;
+  std::string sqlite_path;     // sqlite only
+  std::string connect_string;  // what SOCI's backend takes
+  /// The URL with any password replaced by `***`, safe for logs.
+  std::string redacted;
+};
+
+/// Throws ConfigError (key `database.url`) when the URL is not understood.
+DatabaseUrl parse_database_url(const std::string& url);
+
+struct PoolStats {
+  std::size_t size = 0;
+  std::size_t in_use = 0;
+  std::uint64_t waits = 0;     // acquisitions that had to wait
+  std::uint64_t timeouts = 0;  // acquisitions that gave up (503)
+};
+
+/// A fixed-size pool of sessions. Connections are opened lazily and replaced when broken.
+class Database final {
+ public:
+  Database(const DatabaseConfig& config, const DatabaseUrl& url);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Backend backend() const noexcept { return url_.backend; }
+  const DatabaseUrl& url() const noexcept { return url_; }
+
+  /// A pooled session, returned to the pool when the lease ends.
+  class Lease final {
+   public:
+    Lease(Database* db, std::size_t slot) : db_(db), slot_(slot) {}
+    Lease(Lease&& other) noexcept : db_(other.db_), slot_(other.slot_) { other.db_ = nullptr; }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    soci::session& operator*() const;
+    soci::session* operator->() const { return &**this; }
+    /// Marks the connection broken: it is closed instead of being reused.
+    void discard() noexcept { broken_ = true; }
+
+   private:
+    Database* db_;
+    std::size_t slot_;
+    bool broken_ = false;
+  };
+
+  /// Waits up to `timeout` for a free session; throws a 503 Error when none frees up.
+  Lease acquire(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+
+  /// True when a trivial query succeeds.
+  bool ping();
+  PoolStats stats() const;
+
+  /// Runs SQL text with several statements (migrations) on a raw connection.
+  static void execute_script(soci::session& session, Backend backend, const std::string& sql);
+
+ private:
+  friend class Lease;
+  void release(std::size_t slot, bool broken);
+  std::unique_ptr<soci::session> open_session();
+
+  DatabaseConfig config_;
+  DatabaseUrl url_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<soci::session>> sessions_;
+  std::vector<bool> busy_;
+  std::uint64_t waits_ = 0;
+  std::uint64_t timeouts_ = 0;
+};
+
+/// Opens the database described by the configuration (demo SQLite under data_dir when no URL).
+std::unique_ptr<Database> open_database(const Config& config);
+
+}  // namespace crm::platform

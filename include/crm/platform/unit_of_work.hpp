@@ -1,0 +1,80 @@
+#pragma once
+/// A unit of work: one database transaction in which a module writes its rows and publishes
+/// its events (synchronous handlers run inside it, the outbox row is written inside it).
+
+#include "crm/platform/db.hpp"
+#include "crm/platform/event.hpp"
+#include "crm/platform/request_context.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace crm::platform {
+
+class EventBus;
+
+class UnitOfWork final {
+ public:
+  UnitOfWork(Database& db, EventBus& bus, const RequestContext& context);
+  ~UnitOfWork();  // rolls back when not committed
+  UnitOfWork(const UnitOfWork&) = delete;
+  UnitOfWork& operator=(const UnitOfWork&) = delete;
+
+  soci::session& sql();
+  Backend backend() const noexcept;
+  const RequestContext& context() const noexcept { return context_; }
+
+  /// An envelope with id, time, tenant, actor, correlation, causation and trace filled in.
+  EventEnvelope make_event(std::string type, int version, std::string aggregate_type,
+                           std::string aggregate_id, boost::json::object payload) const;
+  /// Runs the synchronous handlers now (their failure fails this unit of work) and writes the
+  /// event to the outbox in this transaction.
+  void publish(EventEnvelope event);
+  /// Called once after a successful commit.
+  void after_commit(std::function<void()> fn);
+
+  void commit();
+  void rollback() noexcept;
+  bool published_events() const noexcept { return published_ > 0; }
+
+ private:
+  Database::Lease lease_;
+  Backend backend_;
+  EventBus& bus_;
+  RequestContext context_;
+  bool open_ = false;
+  int published_ = 0;
+  std::vector<std::function<void()>> after_commit_;
+};
+
+/// Runs functions in units of work: commit when they return, roll back when they throw.
+class UnitOfWorkFactory final {
+ public:
+  UnitOfWorkFactory(Database& db, EventBus& bus) : db_(db), bus_(bus) {}
+
+  template <class F>
+  auto run(const RequestContext& context, F&& fn) -> std::invoke_result_t<F, UnitOfWork&> {
+    UnitOfWork uow(db_, bus_, context);
+    if constexpr (std::is_void_v<std::invoke_result_t<F, UnitOfWork&>>) {
+      fn(uow);
+      uow.commit();
+    } else {
+      auto result = fn(uow);
+      uow.commit();
+      return result;
+    }
+  }
+
+  Database& database() noexcept { return db_; }
+
+ private:
+  Database& db_;
+  EventBus& bus_;
+};
+
+}  // namespace crm::platform

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Benchmarks a Release build of Batik CRM with wrk and prints the figures beside their
+# targets:
+#   - GET /healthz: requests/s and p99 latency (the HTTP stack alone)
+#   - GET /api/v1/probe/items/{id}: a SQLite point query on the worker pool
+#   - resident memory of the idle server
+#   - milliseconds from process start until /healthz answers, restarting on an existing
+#     data directory (median of 5)
+# The load runs against crm_probe_server, the crm server plus a small test-only module.
+# wrk runs on the same machine and cores as the server, so the figures are a lower bound.
+#
+#   scripts/bench.sh
+# Environment: BENCH_SECONDS (per wrk run, default 10), CRM_SKIP_BUILD=1 uses the existing
+#              build, CRM_SKIP_SETUP=1 skips the dependency check, CRM_BENCH_BUILD_DIR
+#              the directory holding crm and crm_probe_server (default build/release).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+case "${1:-}" in
+  -h | --help)
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+    exit 0
+    ;;
+esac
+
+cd "$CRM_ROOT"
+seconds="${BENCH_SECONDS:-10}"
+build_dir="${CRM_BENCH_BUILD_DIR:-build/release}"
+
+if [ "${CRM_SKIP_BUILD:-0}" != 1 ]; then
+  run_setup
+  CRM_SKIP_SETUP=1 bash scripts/build.sh release
+fi
+for tool in wrk curl python3; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run scripts/setup.sh)"
+done
+for bin in crm crm_probe_server; do
+  [ -x "$build_dir/$bin" ] || die "$build_dir/$bin not found (run scripts/build.sh release)"
+done
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/crm-bench.XXXXXX")"
+server_pid=""
+server_t0=0
+on_exit "rm -rf '$work'"
+on_exit stop_server
+
+# start_server BINARY DATA_DIR LOG_FILE LOG_LEVEL: starts "BINARY serve --demo" on $port.
+# Rate limits are lifted: the load comes from one address.
+start_server() {
+  mkdir -p "$2"
+  server_t0="$(date +%s%N)"
+  CRM_DATA_DIR="$2" CRM_HTTP_HOST=127.0.0.1 CRM_HTTP_PORT="$port" CRM_LOG_LEVEL="$4" \
+    CRM_RATE_LIMIT_IP_PER_MINUTE=1000000000 CRM_RATE_LIMIT_USER_PER_MINUTE=1000000000 \
+    CRM_RATE_LIMIT_TENANT_PER_MINUTE=1000000000 \
+    "$1" serve --demo >"$3" 2>&1 &
+  server_pid=$!
+  server_log="$3"
+}
+
+# stop_server: SIGTERM, then SIGKILL after 15 s.
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  local i
+  if kill -TERM "$server_pid" 2>/dev/null; then
+    for ((i = 0; i < 300; i++)); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      log "server $server_pid ignored SIGTERM for 15 s; killing it"
+      kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+# wait_ready TIMEOUT_S: polls /healthz every 5 ms until it answers 200; sets ready_ms to the
+# time since the server process was started.
+wait_ready() {
+  local deadline=$(($(date +%s) + $1)) code
+  while true; do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/healthz" || true)"
+    if [ "$code" = 200 ]; then
+      ready_ms=$((($(date +%s%N) - server_t0) / 1000000))
+      return 0
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      tail -n 20 "$server_log" >&2 || true
+      die "the server exited before it was ready (log above)"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      tail -n 20 "$server_log" >&2 || true
+      die "the server was not ready within $1 s (log above)"
+    fi
+    sleep 0.005
+  done
+}
+
+# to_ms VALUE: wrk's "812.00us" / "1.20ms" / "2.00s" / "1.00m" in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.2f", v * 60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 }
+    else printf "?" }'
+}
+
+# run_wrk NAME URL: sets rps and p99_ms; warns about errors and non-2xx answers.
+run_wrk() {
+  local out="$work/wrk-$1.txt" bad
+  log "wrk: $1 for ${seconds}s: $2"
+  wrk -t2 -c64 -d"${seconds}s" --latency "$2" >"$out" 2>&1 || {
+    cat "$out" >&2
+    die "wrk failed"
+  }
+  sed 's/^/    /' "$out" >&2
+  rps="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+  p99_ms="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
+  bad="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")"
+  if [ -n "$bad" ]; then
+    log "warning: $bad answers to $1 were not 2xx: its figures do not count"
+    rps="invalid"
+  fi
+  if grep -q 'Socket errors' "$out"; then
+    log "warning: wrk saw socket errors during $1: $(grep 'Socket errors' "$out")"
+  fi
+}
+
+rss_mb() {
+  awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"
+}
+
+port="$(free_port 18080)"
+
+# 1. Load against the probe server.
+start_server "$build_dir/crm_probe_server" "$work/probe-data" "$work/probe.log" warn
+wait_ready 120
+log "crm_probe_server ready on 127.0.0.1:$port (pid $server_pid)"
+sleep 2
+rss_start="$(rss_mb)"
+
+run_wrk healthz "http://127.0.0.1:$port/healthz"
+healthz_rps="$rps" healthz_p99="$p99_ms"
+
+created="$(curl -s -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -d '{"name":"bench"}' "http://127.0.0.1:$port/api/v1/probe/items")"
+[ "$(tail -n 1 <<<"$created")" = 201 ] || die "creating a probe item failed: $created"
+item_id="$(sed '$d' <<<"$created" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/probe/items/$item_id")"
+[ "$code" = 200 ] || die "reading probe item $item_id answered $code"
+run_wrk point-query "http://127.0.0.1:$port/api/v1/probe/items/$item_id"
+query_rps="$rps" query_p99="$p99_ms"
+
+sleep 2
+rss_load="$(rss_mb)"
+stop_server
+
+# 2. Readiness: restart crm on a data directory that already holds the demo database, so
+# that no migration or seeding is measured. The first start creates it and is not counted.
+data="$work/crm-data"
+start_server "$build_dir/crm" "$data" "$work/crm-seed.log" info
+wait_ready 120
+log "demo database created in ${ready_ms} ms (first start, not counted)"
+stop_server
+
+ready_runs=()
+for run in 1 2 3 4 5; do
+  start_server "$build_dir/crm" "$data" "$work/crm-ready-$run.log" info
+  wait_ready 30
+  ready_runs+=("$ready_ms")
+  t0_ms=$((server_t0 / 1000000))
+  note=""
+  line="$(grep -m 1 -i '"msg": *"[^"]*\(ready\|listening\)' "$server_log" || true)"
+  if [ -n "$line" ]; then
+    ts="$(sed -n 's/.*"ts": *"\([^"]*\)".*/\1/p' <<<"$line")"
+    if [ -n "$ts" ] && logged="$(date -d "$ts" +%s%3N 2>/dev/null)"; then
+      note="; the server logged ready $((logged - t0_ms)) ms after start"
+    else
+      note="; server: $(cut -c 1-160 <<<"$line")"
+    fi
+  fi
+  log "restart $run: /healthz answered after ${ready_ms} ms$note"
+  stop_server
+done
+ready_median="$(printf '%s\n' "${ready_runs[@]}" | sort -n | sed -n 3p)"
+
+# 3. The figures beside their targets.
+verdict() { # verdict VALUE OP TARGET
+  if [ "$1" = invalid ] || [ -z "$1" ]; then
+    echo "n/a"
+  elif awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
+      exit !((op == ">=" && a >= b) || (op == "<" && a < b)) }'; then
+    echo "ok"
+  else
+    echo "MISSED"
+  fi
+}
+row() { # row LABEL VALUE UNIT [OP TARGET]
+  local target="" result=""
+  if [ $# -eq 5 ]; then
+    target="$4 $5 $3"
+    result="$(verdict "$2" "$4" "$5")"
+  fi
+  printf '%-34s %10s %-6s %-16s %s\n' "$1" "$2" "$3" "$target" "$result"
+}
+
+echo
+echo "Batik CRM benchmarks ($(nproc) cores shared by server and wrk; ${seconds}s per wrk run)"
+printf '%-34s %10s %-6s %-16s %s\n' "figure" "measured" "" "target" "result"
+row "GET /healthz throughput" "$healthz_rps" "req/s" ">=" 40000
+row "GET /healthz p99 latency" "$healthz_p99" "ms" "<" 5
+row "point query throughput" "$query_rps" "req/s" ">=" 15000
+row "point query p99 latency" "$query_p99" "ms"
+row "idle RSS after start" "$rss_start" "MB" "<" 30
+row "idle RSS after load" "$rss_load" "MB" "<" 30
+row "ready after restart (median of 5)" "$ready_median" "ms" "<" 300

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything Batik CRM needs to build, test and benchmark on Debian bookworm.
+# Safe to re-run: apt-get skips what is already installed.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsoci-dev libsqlite3-dev libpq-dev sqlite3
+  libssl-dev libfmt-dev doctest-dev libsodium-dev libcurl4-openssl-dev
+  postgresql-15 postgresql-client-15
+  wrk python3 curl procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian postgresql package may start a cluster of its own; tests use their own servers.
+echo "setup: dependencies present"

@@ -1,0 +1,116 @@
+#include "application.hpp"
+
+#include "crm/platform/db.hpp"
+#include "crm/platform/event_bus.hpp"
+#include "crm/platform/log.hpp"
+#include "crm/platform/metrics.hpp"
+#include "crm/platform/outbox.hpp"
+#include "crm/platform/router.hpp"
+#include "crm/platform/time.hpp"
+#include "crm/platform/unit_of_work.hpp"
+#include "ops_routes.hpp"
+#include "platform/http_server.hpp"
+#include "platform/middleware.hpp"
+#include "platform/pipeline.hpp"
+
+namespace crm::generated {
+std::vector<crm::platform::MigrationSource> migrations_platform();
+}
+
+namespace crm::app {
+
+using namespace crm::platform;
+
+std::vector<MigrationSource> platform_migrations() { return generated::migrations_platform(); }
+
+struct Application::Impl {
+  Config config;
+  MetricsRegistry metrics;
+  SystemClock clock;
+  std::unique_ptr<Database> db;
+  EventBus bus;
+  std::unique_ptr<UnitOfWorkFactory> uow;
+  ServiceRegistry services;
+  Router router;
+  Pipeline pipeline;
+  std::vector<std::unique_ptr<Module>> modules;
+  std::unique_ptr<OutboxDispatcher> dispatcher;
+  std::unique_ptr<HttpServer> server;
+  bool started = false;
+  bool stopped = false;
+};
+
+Application::Application(Config config, std::vector<ModuleFactory> factories) : impl_(std::make_unique<Impl>()) {
+  auto& d = *impl_;
+  d.config = std::move(config);
+  LogLevel level = LogLevel::info;
+  parse_log_level(d.config.log_level, level);
+  set_log_level(level);
+  d.db = open_database(d.config);
+  d.uow = std::make_unique<UnitOfWorkFactory>(*d.db, d.bus);
+  d.dispatcher = std::make_unique<OutboxDispatcher>(*d.db, d.bus, d.config.outbox, d.metrics);
+  if (d.config.outbox.dispatch_enabled) {
+    d.bus.set_commit_listener([dispatcher = d.dispatcher.get()] { dispatcher->wake(); });
+  }
+  for (auto& factory : factories) {
+    boost::json::object section;
+    if (const auto* mods = d.config.raw.if_contains("modules"); mods && mods->is_object()) {
+      if (const auto* s = mods->get_object().if_contains(factory.name); s && s->is_object()) section = s->get_object();
+    }
+    ModuleContext ctx{d.config, std::move(section), *d.db, d.bus, *d.uow, d.metrics, d.clock, d.services};
+    d.modules.push_back(factory.make(ctx));
+  }
+}
+
+Application::~Application() { stop(); }
+
+Database& Application::database() { return *impl_->db; }
+
+std::vector<MigrationSource> Application::migrations() const {
+  auto all = platform_migrations();
+  for (const auto& m : impl_->modules) {
+    auto own = m->migrations();
+    all.insert(all.end(), own.begin(), own.end());
+  }
+  return all;
+}
+
+int Application::migrate() {
+  Migrator migrator(*impl_->db, migrations());
+  return migrator.apply();
+}
+
+void Application::start() {
+  auto& d = *impl_;
+  auto ops = std::make_shared<OpsDependencies>(OpsDependencies{d.config, *d.db, d.metrics, migrations(), nullptr});
+  register_ops_routes(d.router, ops);
+  for (auto& m : d.modules) m->register_routes(d.router);
+  for (auto& m : d.modules) m->subscribe(d.bus);
+  ops->openapi = std::make_shared<const std::string>(build_openapi(d.router));
+
+  d.pipeline.use(std::make_shared<AccessLogMiddleware>(d.metrics));
+  d.pipeline.use(std::make_shared<ResponseHeadersMiddleware>(d.config.http.tls.enabled()));
+  d.pipeline.use(std::make_shared<CorsMiddleware>(d.config.http.cors_allowed_origins));
+  d.pipeline.use(std::make_shared<ErrorMiddleware>());
+  d.pipeline.use(std::make_shared<ContentTypeMiddleware>());
+
+  for (auto& m : d.modules) m->start();
+  d.server = std::make_unique<HttpServer>(d.config.http, d.router, d.pipeline, d.metrics);
+  register_platform_gauges(d.metrics, *d.db, [server = d.server.get()] { return server->in_flight(); });
+  if (d.config.outbox.dispatch_enabled) d.dispatcher->start();
+  d.server->start();
+  d.started = true;
+}
+
+unsigned short Application::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void Application::stop() {
+  auto& d = *impl_;
+  if (!d.started || d.stopped) return;
+  d.stopped = true;
+  d.server->shutdown();
+  d.dispatcher->stop(d.config.outbox.dispatch_enabled);
+  for (auto it = d.modules.rbegin(); it != d.modules.rend(); ++it) (*it)->stop();
+}
+
+}  // namespace crm::app

@@ -1,0 +1,173 @@
+#include "crm/platform/db.hpp"
+
+#include "crm/platform/error.hpp"
+#include "crm/platform/log.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <filesystem>
+
+namespace crm::platform {
+
+DatabaseUrl parse_database_url(const std::string& url) {
+  DatabaseUrl out;
+  if (url.rfind("sqlite:", 0) == 0) {
+    out.backend = Backend::sqlite;
+    out.sqlite_path = url.substr(7);
+    if (out.sqlite_path.rfind("//", 0) == 0) out.sqlite_path = out.sqlite_path.substr(2);
+    if (out.sqlite_path.empty()) throw ConfigError("invalid configuration: database.url: sqlite URL needs a path (sqlite:PATH)");
+    if (out.sqlite_path == ":memory:") {
+      throw ConfigError("invalid configuration: database.url: in-memory SQLite cannot be shared by a pool; use a file");
+    }
+    out.connect_string = "db=" + out.sqlite_path;
+    out.redacted = url;
+    return out;
+  }
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    out.backend = Backend::postgres;
+    out.connect_string = url;
+    // Redact a password between "user:" and "@".
+    std::string rest = url.substr(url.find("://") + 3);
+    auto at = rest.find('@');
+    auto colon = rest.find(':');
+    out.redacted = url;
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      out.redacted = url.substr(0, url.find("://") + 3) + rest.substr(0, colon) + ":***" + rest.substr(at);
+    }
+    return out;
+  }
+  throw ConfigError("invalid configuration: database.url: must start with sqlite: or postgresql://");
+}
+
+Database::Database(const DatabaseConfig& config, const DatabaseUrl& url)
+    : config_(config), url_(url), sessions_(static_cast<std::size_t>(config.pool_size)),
+      busy_(static_cast<std::size_t>(config.pool_size), false) {
+  if (url_.backend == Backend::sqlite) {
+    auto parent = std::filesystem::path(url_.sqlite_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+  }
+}
+
+Database::~Database() = default;
+
+std::unique_ptr<soci::session> Database::open_session() {
+  auto s = std::make_unique<soci::session>();
+  if (url_.backend == Backend::sqlite) {
+    s->open(soci::sqlite3, url_.connect_string + " timeout=" + std::to_string(config_.busy_timeout_ms / 1000 + 1));
+    *s << "PRAGMA journal_mode=WAL";
+    *s << "PRAGMA foreign_keys=ON";
+    *s << ("PRAGMA synchronous=" + config_.sqlite_synchronous);
+    *s << ("PRAGMA busy_timeout=" + std::to_string(config_.busy_timeout_ms));
+  } else {
+    s->open(soci::postgresql, url_.connect_string);
+    *s << "SET TIME ZONE 'UTC'";
+  }
+  return s;
+}
+
+Database::Lease Database::acquire(std::chrono::milliseconds timeout) {
+  std::size_t slot = 0;
+  {
+    std::unique_lock lock(mutex_);
+    auto free_slot = [&] {
+      for (std::size_t i = 0; i < busy_.size(); ++i)
+        if (!busy_[i]) return static_cast<std::ptrdiff_t>(i);
+      return std::ptrdiff_t{-1};
+    };
+    std::ptrdiff_t found = free_slot();
+    if (found < 0) {
+      ++waits_;
+      if (!cv_.wait_for(lock, timeout, [&] { return (found = free_slot()) >= 0; })) {
+        ++timeouts_;
+        throw Error(ErrorKind::unavailable, "database_busy", "The database is busy; try again shortly.")
+            .with_header("Retry-After", "1");
+      }
+    }
+    slot = static_cast<std::size_t>(found);
+    busy_[slot] = true;
+  }
+  if (!sessions_[slot]) {
+    try {
+      sessions_[slot] = open_session();
+    } catch (const std::exception& e) {
+      release(slot, true);
+      log_error("database connection failed", {{"error", e.what()}, {"database", url_.redacted}});
+      throw Error(ErrorKind::unavailable, "database_unavailable", "The database is unavailable.");
+    }
+  }
+  return Lease(this, slot);
+}
+
+void Database::release(std::size_t slot, bool broken) {
+  if (!broken && sessions_[slot] && url_.backend == Backend::postgres) {
+    auto* be = static_cast<soci::postgresql_session_backend*>(sessions_[slot]->get_backend());
+    broken = be == nullptr || PQstatus(be->conn_) != CONNECTION_OK;
+  }
+  if (broken) sessions_[slot].reset();
+  {
+    std::lock_guard lock(mutex_);
+    busy_[slot] = false;
+  }
+  cv_.notify_one();
+}
+
+Database::Lease::~Lease() {
+  if (db_) db_->release(slot_, broken_);
+}
+
+soci::session& Database::Lease::operator*() const { return *db_->sessions_[slot_]; }
+
+bool Database::ping() {
+  try {
+    auto lease = acquire(std::chrono::milliseconds(1000));
+    int one = 0;
+    try {
+      *lease << "SELECT 1", soci::into(one);
+    } catch (...) {
+      lease.discard();
+      throw;
+    }
+    return one == 1;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+PoolStats Database::stats() const {
+  std::lock_guard lock(mutex_);
+  PoolStats s;
+  s.size = busy_.size();
+  for (bool b : busy_) s.in_use += b ? 1 : 0;
+  s.waits = waits_;
+  s.timeouts = timeouts_;
+  return s;
+}
+
+void Database::execute_script(soci::session& session, Backend backend, const std::string& sql) {
+  if (backend == Backend::sqlite) {
+    auto* be = static_cast<soci::sqlite3_session_backend*>(session.get_backend());
+    char* message = nullptr;
+    if (sqlite_api::sqlite3_exec(be->conn_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string text = message ? message : "unknown error";
+      sqlite_api::sqlite3_free(message);
+      throw std::runtime_error("SQL script failed: " + text);
+    }
+  } else {
+    auto* be = static_cast<soci::postgresql_session_backend*>(session.get_backend());
+    PGresult* result = PQexec(be->conn_, sql.c_str());
+    auto status = PQresultStatus(result);
+    std::string text = PQresultErrorMessage(result);
+    PQclear(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error("SQL script failed: " + text);
+  }
+}
+
+std::unique_ptr<Database> open_database(const Config& config) {
+  std::string url = config.database.url;
+  if (url.empty()) url = "sqlite:" + (std::filesystem::path(config.data_dir) / "demo.db").string();
+  return std::make_unique<Database>(config.database, parse_database_url(url));
+}
+
+}  // namespace crm::platform

@@ -1,0 +1,58 @@
+#pragma once
+// The platform's middleware: access log and metrics, response headers, CORS, error mapping,
+// content-type checks.
+
+#include "crm/platform/config.hpp"
+#include "crm/platform/http.hpp"
+#include "crm/platform/metrics.hpp"
+
+#include <string>
+#include <vector>
+
+namespace crm::platform {
+
+/// Outermost: one JSON log line and request metrics per request; sets the log context.
+class AccessLogMiddleware final : public Middleware {
+ public:
+  explicit AccessLogMiddleware(MetricsRegistry& metrics) : metrics_(metrics) {}
+  HttpResponse handle(Request& request, const Next& next) override;
+
+ private:
+  MetricsRegistry& metrics_;
+};
+
+/// X-Request-ID, traceparent and the security headers of every response.
+class ResponseHeadersMiddleware final : public Middleware {
+ public:
+  explicit ResponseHeadersMiddleware(bool tls) : tls_(tls) {}
+  HttpResponse handle(Request& request, const Next& next) override;
+
+ private:
+  bool tls_;
+};
+
+/// CORS for origins on the allow-list, including preflight requests.
+class CorsMiddleware final : public Middleware {
+ public:
+  explicit CorsMiddleware(std::vector<std::string> allowed_origins) : allowed_(std::move(allowed_origins)) {}
+  HttpResponse handle(Request& request, const Next& next) override;
+
+ private:
+  bool allowed(std::string_view origin) const;
+  std::vector<std::string> allowed_;
+};
+
+/// Turns exceptions into problem+json: typed errors as they are, anything else a 500 that
+/// reveals nothing (the cause is logged).
+class ErrorMiddleware final : public Middleware {
+ public:
+  HttpResponse handle(Request& request, const Next& next) override;
+};
+
+/// A body with a content type the route does not accept is a 415.
+class ContentTypeMiddleware final : public Middleware {
+ public:
+  HttpResponse handle(Request& request, const Next& next) override;
+};
+
+}  // namespace crm::platform

@@ -1,0 +1,84 @@
+#include "crm/platform/unit_of_work.hpp"
+
+#include "crm/platform/event_bus.hpp"
+#include "crm/platform/log.hpp"
+#include "crm/platform/time.hpp"
+
+#include <soci/soci.h>
+
+namespace crm::platform {
+
+UnitOfWork::UnitOfWork(Database& db, EventBus& bus, const RequestContext& context)
+    : lease_(db.acquire()), backend_(db.backend()), bus_(bus), context_(context) {
+  try {
+    // SQLite: take the write lock up front so two writers never deadlock on lock upgrade.
+    *lease_ << (db.backend() == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+    open_ = true;
+    if (db.backend() == Backend::postgres && !context_.tenant_id.empty()) {
+      // Row-level security reads the tenant of the transaction; SET LOCAL semantics keep it
+      // inside this transaction (safe behind PgBouncer in transaction pooling mode).
+      *lease_ << "SELECT set_config('app.tenant_id', :t, true)", soci::use(context_.tenant_id);
+    }
+  } catch (...) {
+    if (open_) rollback();
+    lease_.discard();
+    throw;
+  }
+}
+
+UnitOfWork::~UnitOfWork() {
+  if (open_) rollback();
+}
+
+soci::session& UnitOfWork::sql() { return *lease_; }
+
+Backend UnitOfWork::backend() const noexcept { return backend_; }
+
+EventEnvelope UnitOfWork::make_event(std::string type, int version, std::string aggregate_type,
+                                     std::string aggregate_id, boost::json::object payload) const {
+  EventEnvelope e;
+  e.id = new_uuid_v7();
+  e.type = std::move(type);
+  e.version = version;
+  e.tenant_id = context_.tenant_id;
+  e.aggregate_type = std::move(aggregate_type);
+  e.aggregate_id = std::move(aggregate_id);
+  e.occurred_at = now_ms();
+  e.actor_id = context_.actor_id;
+  e.correlation_id = context_.correlation_id.empty() ? context_.request_id : context_.correlation_id;
+  e.causation_id = context_.causation_id;
+  e.trace_id = context_.trace_id;
+  e.payload = std::move(payload);
+  return e;
+}
+
+void UnitOfWork::publish(EventEnvelope event) {
+  bus_.publish(*this, event);
+  ++published_;
+}
+
+void UnitOfWork::after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+
+void UnitOfWork::commit() {
+  *lease_ << "COMMIT";
+  open_ = false;
+  if (published_ > 0) bus_.notify_committed();
+  for (auto& fn : after_commit_) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log_error("after-commit action failed", {{"error", e.what()}});
+    }
+  }
+}
+
+void UnitOfWork::rollback() noexcept {
+  open_ = false;
+  try {
+    *lease_ << "ROLLBACK";
+  } catch (...) {
+    lease_.discard();
+  }
+}
+
+}  // namespace crm::platform
