@@ -1,5 +1,6 @@
 # Locates the Debian-packaged dependencies (see BUILD-NOTES in the project docs).
 find_package(Threads REQUIRED)
+set(Boost_NO_WARN_NEW_VERSIONS ON)
 find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json url)
 find_package(OpenSSL 3 REQUIRED)
 find_package(fmt REQUIRED)

@@ -254,6 +254,17 @@ Config load_config(const ConfigSources& sources) {
     set_path(merged, spec.path, std::move(v));
   }
   for (const auto& [key, text] : sources.flags) {
+    if (key.rfind("modules.", 0) == 0 && key.size() > 8) {
+      // Module sections are free-form: a value that reads as JSON (true, 3, "x") is taken as such.
+      bj::value v;
+      try {
+        v = bj::parse(text);
+      } catch (const std::exception&) {
+        v = bj::value(text);
+      }
+      set_path(merged, key, std::move(v));
+      continue;
+    }
     const KeySpec* spec = find_spec(key);
     if (!spec) fail(key, "unknown configuration key");
     std::string where = std::string("flag for ") + spec->path;

@@ -7,9 +7,53 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <boost/url/parse.hpp>
+
 #include <filesystem>
 
 namespace crm::platform {
+
+namespace {
+
+// libpq keyword/value form ("host=... dbname=..."): SOCI does not pass URIs through intact.
+std::string quote_keyword_value(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+std::string libpq_keywords(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) throw ConfigError("invalid configuration: database.url: not a valid postgresql:// URL");
+  const auto& u = *parsed;
+  std::string out;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (v.empty()) return;
+    if (!out.empty()) out.push_back(' ');
+    out += k + "=" + quote_keyword_value(v);
+  };
+  add("host", std::string(u.host()));
+  add("port", std::string(u.port()));
+  add("user", u.has_userinfo() ? std::string(u.user()) : std::string());
+  add("password", u.has_password() ? std::string(u.password()) : std::string());
+  std::string path = u.path();
+  if (!path.empty() && path[0] == '/') path.erase(0, 1);
+  add("dbname", path);
+  for (auto p : u.params()) {
+    if (!p.has_value) continue;
+    std::string key = p.key;
+    bool known = key == "sslmode" || key == "connect_timeout" || key == "application_name" || key == "sslrootcert" ||
+                 key == "sslcert" || key == "sslkey" || key == "target_session_attrs" || key == "options";
+    if (!known) throw ConfigError("invalid configuration: database.url: unsupported parameter " + key);
+    add(key, std::string(p.value));
+  }
+  return out;
+}
+
+}  // namespace
 
 DatabaseUrl parse_database_url(const std::string& url) {
   DatabaseUrl out;
@@ -27,7 +71,7 @@ DatabaseUrl parse_database_url(const std::string& url) {
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     out.backend = Backend::postgres;
-    out.connect_string = url;
+    out.connect_string = libpq_keywords(url);
     // Redact a password between "user:" and "@".
     std::string rest = url.substr(url.find("://") + 3);
     auto at = rest.find('@');

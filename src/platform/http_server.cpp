@@ -7,7 +7,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -22,6 +21,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <list>
@@ -34,7 +34,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
@@ -112,16 +111,27 @@ struct HttpServer::Impl {
   }
 
   // Runs the pipeline on the worker pool, answering 503 when it takes longer than the request
-  // timeout (the handler still finishes in the background; its result is dropped).
+  // timeout (the handler still finishes in the background; its result is dropped). The
+  // worker signals completion by cancelling a timer on the connection's strand.
   asio::awaitable<HttpResponse> handle_on_workers(std::shared_ptr<Request> request) {
-    auto work = asio::co_spawn(
-        workers->get_executor(),
-        [this, request]() -> asio::awaitable<HttpResponse> { co_return pipeline.run(*request); },
-        asio::use_awaitable);
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
-    auto result = co_await (std::move(work) || timer.async_wait(kTuple));
-    if (result.index() == 0) co_return std::move(std::get<0>(result));
+    struct Outcome {
+      bool done = false;
+      HttpResponse response;
+    };
+    auto executor = co_await asio::this_coro::executor;
+    auto outcome = std::make_shared<Outcome>();
+    auto timer = std::make_shared<asio::steady_timer>(executor);
+    timer->expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+    asio::post(workers->get_executor(), [this, request, outcome, timer, executor] {
+      HttpResponse response = pipeline.run(*request);
+      asio::post(executor, [outcome, timer, response = std::move(response)]() mutable {
+        outcome->response = std::move(response);
+        outcome->done = true;
+        timer->cancel();
+      });
+    });
+    co_await timer->async_wait(kTuple);
+    if (outcome->done) co_return std::move(outcome->response);
     log_warn("request timed out", {{"route", std::string(request->route_pattern())}});
     Request late(HttpRequest(request->raw().base()));
     late.context() = RequestContext{request->context().request_id, request->context().trace_id,
@@ -129,6 +139,21 @@ struct HttpServer::Impl {
     late.set_route(request->route());
     late.set_pending_error(Error(ErrorKind::timeout, "request_timeout", "The request took too long."));
     co_return pipeline.run(late);
+  }
+
+  // After refusing a body the client is still sending, read and discard for a moment before
+  // closing, so the client sees our response instead of a connection reset.
+  asio::awaitable<void> linger(beast::tcp_stream& lowest) {
+    boost::system::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink;
+    std::size_t total = 0;
+    while (total < 64 * 1024 * 1024) {
+      auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+      total += n;
+    }
   }
 
   template <class Stream>
@@ -160,7 +185,8 @@ struct HttpServer::Impl {
       if (stopping) break;
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
-      parser.body_limit(static_cast<std::uint64_t>(config.body_limit_bytes));
+      // The limit depends on the route: checked once the header is in (below).
+      parser.body_limit(boost::none);
       lowest.expires_after(std::chrono::milliseconds(config.idle_timeout_ms));
       auto [rec, rn] = co_await http::async_read_header(stream, buffer, parser, kTuple);
       if (rec) break;
@@ -235,7 +261,10 @@ struct HttpServer::Impl {
       if (request->method() == http::verb::head) response.body().clear();
       lowest.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
       auto [wec, wn] = co_await http::async_write(stream, response, kTuple);
-      if (wec || !keep_alive) break;
+      if (wec || !keep_alive) {
+        if (!wec && close_after) co_await linger(lowest);
+        break;
+      }
     }
     boost::system::error_code ec;
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {

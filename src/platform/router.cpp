@@ -42,6 +42,7 @@ void Router::add(HttpVerb method, std::string pattern, Handler handler, RouteOpt
   for (auto seg : segments(pattern)) {
     if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {
       std::string name(seg.substr(1, seg.size() - 2));
+      if (name.empty() || name.find_first_of("{}") != std::string::npos) throw std::invalid_argument("malformed route " + pattern);
       if (!node->param) {
         node->param = std::make_unique<Node>();
         node->param->param_name = name;

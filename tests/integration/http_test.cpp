@@ -1,0 +1,133 @@
+// The HTTP edge through a real socket: problem+json errors, limits, headers.
+#include "support/harness.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+using namespace crm::testing;
+
+namespace {
+
+void check_problem(const HttpResult& r, int status, const std::string& code) {
+  CHECK(r.status == status);
+  CHECK(r.header("Content-Type") == "application/problem+json");
+  auto doc = r.json().as_object();
+  CHECK(doc.at("status").as_int64() == status);
+  CHECK(doc.at("code").as_string() == code);
+  CHECK(doc.contains("type"));
+  CHECK(doc.contains("title"));
+  CHECK(doc.contains("detail"));
+  CHECK(doc.at("errors").is_array());
+  CHECK(doc.at("request_id").as_string() == r.header("X-Request-ID"));
+  CHECK_FALSE(r.header("X-Request-ID").empty());
+}
+
+}  // namespace
+
+TEST_SUITE("integration/http") {
+
+TEST_CASE("bad requests get problem+json: 400, 413, 415, 404, 405") {
+  for (const auto& backend : backends()) {
+    CAPTURE(backend);
+    TestDatabase db(backend);
+    ServerProcess server(db);
+    HttpClient client(server.port());
+
+    auto malformed = client.post_json("/api/v1/probe/items", "{\"name\": ");
+    check_problem(malformed, 400, "malformed_json");
+
+    std::string huge(2 * 1024 * 1024, 'x');
+    auto too_large = client.post_json("/api/v1/probe/items", "{\"name\":\"" + huge + "\"}");
+    check_problem(too_large, 413, "payload_too_large");
+
+    auto wrong_type = client.request("POST", "/api/v1/probe/items", "name=x",
+                                     {{"Content-Type", "application/x-www-form-urlencoded"}});
+    check_problem(wrong_type, 415, "unsupported_media_type");
+
+    auto unknown = client.get("/api/v1/no-such-thing");
+    check_problem(unknown, 404, "not_found");
+
+    auto wrong_method = client.request("DELETE", "/api/v1/probe/items");
+    check_problem(wrong_method, 405, "method_not_allowed");
+    CHECK(wrong_method.header("Allow") == "POST");
+
+    auto invalid = client.post_json("/api/v1/probe/items", R"({"name":"", "colour":"red"})");
+    check_problem(invalid, 422, "validation_failed");
+    auto fields = invalid.json().at("errors").as_array();
+    CHECK(fields.size() == 2);
+
+    // Nothing of the failed requests was written.
+    CHECK(db.scalar("SELECT COUNT(*) FROM probe_items") == 0);
+  }
+}
+
+TEST_CASE("a failing handler is a 500 that reveals nothing") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db);
+  HttpClient client(server.port());
+  auto r = client.post_json("/api/v1/probe/items", R"({"name":"boom","fail_after_write":true})");
+  check_problem(r, 500, "internal_error");
+  CHECK(r.body.find("forced failure") == std::string::npos);
+  CHECK(r.body.find("INSERT") == std::string::npos);
+  CHECK(server.output().find("forced failure") != std::string::npos);  // the cause is in the log
+}
+
+TEST_CASE("every response carries request id, trace context and security headers") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db);
+  HttpClient client(server.port());
+  auto r = client.get("/healthz", {{"X-Request-ID", "client-req-42"},
+                                   {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}});
+  CHECK(r.status == 200);
+  CHECK(r.header("X-Request-ID") == "client-req-42");
+  CHECK(r.header("traceparent").rfind("00-4bf92f3577b34da6a3ce929d0e0e4736-", 0) == 0);
+  CHECK(r.header("X-Content-Type-Options") == "nosniff");
+  CHECK(r.header("X-Frame-Options") == "DENY");
+  CHECK(r.header("Referrer-Policy") == "no-referrer");
+  CHECK(r.header("Content-Security-Policy").find("default-src 'none'") != std::string::npos);
+
+  auto bad_id = client.get("/healthz", {{"X-Request-ID", "has spaces and \"quotes\""}});
+  CHECK(bad_id.header("X-Request-ID") != "has spaces and \"quotes\"");
+  CHECK(bad_id.header("X-Request-ID").size() == 36);
+
+  // The access log line has the request and trace ids.
+  CHECK(eventually([&] {
+    auto out = server.output();
+    return out.find("\"request_id\":\"client-req-42\"") != std::string::npos &&
+           out.find("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") != std::string::npos;
+  }));
+}
+
+TEST_CASE("CORS answers preflight only for allowed origins") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db, {{"CRM_CORS_ALLOWED_ORIGINS", "https://app.example.com"}});
+  HttpClient client(server.port());
+  auto ok = client.request("OPTIONS", "/api/v1/probe/items", {},
+                           {{"Origin", "https://app.example.com"}, {"Access-Control-Request-Method", "POST"}});
+  CHECK(ok.status == 204);
+  CHECK(ok.header("Access-Control-Allow-Origin") == "https://app.example.com");
+  auto denied = client.request("OPTIONS", "/api/v1/probe/items", {},
+                               {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
+  CHECK(denied.header("Access-Control-Allow-Origin").empty());
+  CHECK(denied.status == 405);
+}
+
+TEST_CASE("keep-alive serves many requests on one connection, and HEAD has no body") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db);
+  HttpClient client(server.port());
+  for (int i = 0; i < 50; ++i) REQUIRE(client.get("/healthz").status == 200);
+  auto head = client.request("HEAD", "/healthz");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+}
+
+TEST_CASE("a request that outlives the request timeout is a 503") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db, {{"CRM_HTTP_REQUEST_TIMEOUT_MS", "300"}});
+  HttpClient client(server.port());
+  auto r = client.get("/api/v1/probe/slow?ms=1500");
+  check_problem(r, 503, "request_timeout");
+}
+
+}  // TEST_SUITE

@@ -1,0 +1,177 @@
+#include "probe/probe_module.hpp"
+
+#include "crm/platform/error.hpp"
+#include "crm/platform/event_bus.hpp"
+#include "crm/platform/json.hpp"
+#include "crm/platform/router.hpp"
+#include "crm/platform/time.hpp"
+#include "crm/platform/unit_of_work.hpp"
+
+#include <boost/json.hpp>
+#include <soci/soci.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace crm::generated {
+std::vector<crm::platform::MigrationSource> migrations_probe();
+}
+
+namespace crm::probe {
+
+using namespace crm::platform;
+namespace bj = boost::json;
+
+namespace {
+
+// The probe has no IAM: its tenant comes from a header so tests can use several.
+constexpr const char* kDefaultTenant = "00000000-0000-7000-8000-000000000001";
+
+std::string tenant_of(Request& req) {
+  std::string_view t = req.header("X-Probe-Tenant");
+  if (t.empty()) return kDefaultTenant;
+  if (!is_uuid(t)) throw Error::bad_request("X-Probe-Tenant must be a UUID");
+  return std::string(t);
+}
+
+class ProbeModule final : public Module {
+ public:
+  explicit ProbeModule(ModuleContext& ctx) : ctx_(ctx) {
+    if (const auto* v = ctx.section.if_contains("failing_subscriber")) failing_ = v->is_bool() && v->get_bool();
+    if (const auto* v = ctx.section.if_contains("flaky_failures")) {
+      if (v->is_int64()) flaky_failures_ = static_cast<int>(v->get_int64());
+    }
+  }
+
+  std::string_view name() const override { return "probe"; }
+  std::vector<MigrationSource> migrations() const override { return generated::migrations_probe(); }
+
+  void register_routes(Router& router) override {
+    RouteOptions create;
+    create.tag = "probe";
+    create.openapi = {{"summary", "Create a probe item (writes a row and publishes probe.item_created)"}};
+    router.post("/api/v1/probe/items", [this](Request& req) { return create_item(req); }, create);
+
+    RouteOptions touch;
+    touch.tag = "probe";
+    touch.openapi = {{"summary", "Publish probe.item_touched for an item"}};
+    router.post("/api/v1/probe/items/{id}/touch", [this](Request& req) { return touch_item(req); }, touch);
+
+    RouteOptions get;
+    get.tag = "probe";
+    get.openapi = {{"summary", "Read a probe item (one point query)"}};
+    router.get("/api/v1/probe/items/{id}", [this](Request& req) { return get_item(req); }, get);
+
+    RouteOptions slow;
+    slow.tag = "probe";
+    slow.openapi = {{"summary", "Sleep, then answer (shutdown and timeout tests)"}};
+    router.get("/api/v1/probe/slow", [](Request& req) {
+      int ms = std::stoi(req.query("ms").value_or("100"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return json_response(200, bj::object{{"slept_ms", ms}});
+    }, slow);
+  }
+
+  void subscribe(EventBus& bus) override {
+    // Inside the publishing transaction: a failure here rolls back the write.
+    bus.subscribe_sync("probe.audit", {"probe.item_created"}, [](UnitOfWork& uow, const EventEnvelope& e) {
+      if (e.payload.at("name").as_string() == "sync-fail") throw std::runtime_error("sync handler refused");
+      uow.sql() << "INSERT INTO probe_audit (event_id, item_id) VALUES (:e, :i)", soci::use(e.id),
+          soci::use(e.aggregate_id);
+    });
+    // After commit, once per event.
+    bus.subscribe_async("probe.recorder", {"probe.*"}, [](UnitOfWork& uow, const EventEnvelope& e) {
+      record(uow, "probe.recorder", e);
+    });
+    if (failing_) {
+      bus.subscribe_async("probe.always_fails", {"probe.item_created"}, [](UnitOfWork&, const EventEnvelope&) {
+        throw std::runtime_error("probe subscriber always fails");
+      });
+    }
+    if (flaky_failures_ > 0) {
+      bus.subscribe_async("probe.flaky", {"probe.item_touched"}, [this](UnitOfWork& uow, const EventEnvelope& e) {
+        {
+          std::lock_guard lock(mutex_);
+          if (++flaky_attempts_[e.id] <= flaky_failures_) throw std::runtime_error("flaky failure");
+        }
+        record(uow, "probe.flaky", e);
+      });
+    }
+  }
+
+ private:
+  static void record(UnitOfWork& uow, const std::string& subscriber, const EventEnvelope& e) {
+    std::string worker = std::to_string(::getpid());
+    long long seq = e.sequence;
+    uow.sql() << "INSERT INTO probe_handled (subscriber, event_id, event_type, aggregate_id, event_seq, worker)"
+                 " VALUES (:s, :e, :t, :a, :q, :w)",
+        soci::use(subscriber), soci::use(e.id), soci::use(e.type), soci::use(e.aggregate_id), soci::use(seq),
+        soci::use(worker);
+  }
+
+  HttpResponse create_item(Request& req) {
+    auto body = req.json();
+    json::ObjectReader reader(body);
+    std::string name = reader.required_string("name", 200);
+    bool fail = reader.optional_bool("fail_after_write").value_or(false);
+    reader.finish();
+    RequestContext ctx = req.context();
+    ctx.tenant_id = tenant_of(req);
+    std::string id = new_uuid_v7();
+    long long now = now_ms();
+    bj::object item{{"id", id}, {"tenant_id", ctx.tenant_id}, {"name", name}, {"created_at", format_rfc3339(now)}};
+    ctx_.uow.run(ctx, [&](UnitOfWork& uow) {
+      uow.sql() << "INSERT INTO probe_items (tenant_id, id, name, created_at) VALUES (:t, :i, :n, :c)",
+          soci::use(ctx.tenant_id), soci::use(id), soci::use(name), soci::use(now);
+      uow.publish(uow.make_event("probe.item_created", 1, "probe_item", id, bj::object{{"name", name}}));
+      if (fail) throw std::runtime_error("forced failure after the write");
+    });
+    return created_response(item, "/api/v1/probe/items/" + id);
+  }
+
+  HttpResponse touch_item(Request& req) {
+    const std::string& id = req.path_param("id");
+    if (!is_uuid(id)) throw Error::not_found("No such item.");
+    RequestContext ctx = req.context();
+    ctx.tenant_id = tenant_of(req);
+    ctx_.uow.run(ctx, [&](UnitOfWork& uow) {
+      int n = 0;
+      uow.sql() << "SELECT COUNT(*) FROM probe_items WHERE tenant_id = :t AND id = :i", soci::use(ctx.tenant_id),
+          soci::use(id), soci::into(n);
+      if (n == 0) throw Error::not_found("No such item.");
+      uow.publish(uow.make_event("probe.item_touched", 1, "probe_item", id, bj::object{}));
+    });
+    return json_response(200, bj::object{{"id", id}});
+  }
+
+  HttpResponse get_item(Request& req) {
+    const std::string& id = req.path_param("id");
+    if (!is_uuid(id)) throw Error::not_found("No such item.");
+    std::string tenant = tenant_of(req);
+    auto lease = ctx_.db.acquire();
+    std::string name;
+    long long created = 0;
+    *lease << "SELECT name, created_at FROM probe_items WHERE tenant_id = :t AND id = :i", soci::use(tenant),
+        soci::use(id), soci::into(name), soci::into(created);
+    if (!lease->got_data()) throw Error::not_found("No such item.");
+    return json_response(200, bj::object{{"id", id}, {"tenant_id", tenant}, {"name", name},
+                                         {"created_at", format_rfc3339(created)}});
+  }
+
+  ModuleContext ctx_;
+  bool failing_ = false;
+  int flaky_failures_ = 0;
+  std::mutex mutex_;
+  std::map<std::string, int> flaky_attempts_;
+};
+
+}  // namespace
+
+ModuleFactory probe_module_factory() {
+  return ModuleFactory{"probe", [](ModuleContext& ctx) { return std::make_unique<ProbeModule>(ctx); }};
+}
+
+}  // namespace crm::probe
