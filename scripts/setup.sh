@@ -12,7 +12,7 @@ PACKAGES=(
   libsoci-dev libsqlite3-dev libpq-dev sqlite3
   libssl-dev libfmt-dev doctest-dev libsodium-dev libcurl4-openssl-dev
   postgresql-15 postgresql-client-15
-  wrk python3 curl procps iproute2
+  wrk python3 curl procps openssl iproute2
 )
 
 missing=()

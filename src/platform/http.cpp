@@ -20,10 +20,15 @@ Request::Request(HttpRequest raw) : raw_(std::move(raw)), started_at_(std::chron
 
 const std::vector<std::pair<std::string, std::string>>& Request::query_params() const {
   if (!query_params_) {
-    query_params_.emplace();
-    auto parsed = boost::urls::parse_query(query_);
+    // Boost.URL 1.81 parse_query reads on to a NUL (boostorg/url#757): parse a terminated copy.
+    std::string text(query_);
+    auto parsed = boost::urls::parse_query(text);
     if (!parsed) throw Error::bad_request("The query string is malformed.");
-    for (auto p : *parsed) query_params_->emplace_back(p.key, p.has_value ? std::string(p.value) : std::string());
+    std::vector<std::pair<std::string, std::string>> params;
+    for (auto p : *parsed) {
+      params.emplace_back(p.key.decode({true}), p.has_value ? p.value.decode({true}) : std::string());
+    }
+    query_params_ = std::move(params);
   }
   return *query_params_;
 }

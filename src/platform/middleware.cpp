@@ -28,11 +28,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-struct RequestMetrics {
-  Counter* counter;
-  Histogram* histogram;
-};
-
 }  // namespace
 
 HttpResponse AccessLogMiddleware::handle(Request& request, const Next& next) {
@@ -51,20 +46,23 @@ HttpResponse AccessLogMiddleware::handle(Request& request, const Next& next) {
   std::string_view route = request.route_pattern();
   std::string method(http::to_string(request.method()));
 
-  // Metric handles are looked up once per thread and (method, route, status).
-  thread_local std::unordered_map<std::string, RequestMetrics> cache;
+  // Metric handles are looked up in the registry once per (method, route, status).
   std::string key = method + ' ' + std::string(route) + ' ' + std::to_string(status);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    Labels labels{{"method", method}, {"route", std::string(route)}};
-    Histogram& h = metrics_.histogram("crm_http_request_duration_seconds",
-                                      "HTTP request latency by route", labels);
-    labels.emplace_back("status", std::to_string(status));
-    Counter& c = metrics_.counter("crm_http_requests_total", "HTTP requests by route and status", labels);
-    it = cache.emplace(std::move(key), RequestMetrics{&c, &h}).first;
+  RequestMetrics handles{};
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      Labels labels{{"method", method}, {"route", std::string(route)}};
+      Histogram& h = metrics_.histogram("crm_http_request_duration_seconds", "HTTP request latency by route", labels);
+      labels.emplace_back("status", std::to_string(status));
+      Counter& c = metrics_.counter("crm_http_requests_total", "HTTP requests by route and status", labels);
+      it = cache_.emplace(std::move(key), RequestMetrics{&c, &h}).first;
+    }
+    handles = it->second;
   }
-  it->second.counter->inc();
-  it->second.histogram->observe(seconds);
+  handles.counter->inc();
+  handles.histogram->observe(seconds);
 
   if (log_enabled(LogLevel::info)) {
     boost::json::object fields{{"method", method},

@@ -6,7 +6,9 @@
 #include "crm/platform/http.hpp"
 #include "crm/platform/metrics.hpp"
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace crm::platform {
@@ -18,7 +20,13 @@ class AccessLogMiddleware final : public Middleware {
   HttpResponse handle(Request& request, const Next& next) override;
 
  private:
+  struct RequestMetrics {
+    Counter* counter;
+    Histogram* histogram;
+  };
   MetricsRegistry& metrics_;
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, RequestMetrics> cache_;
 };
 
 /// X-Request-ID, traceparent and the security headers of every response.

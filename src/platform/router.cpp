@@ -38,6 +38,14 @@ std::vector<std::string_view> segments(std::string_view path) {
 
 void Router::add(HttpVerb method, std::string pattern, Handler handler, RouteOptions options) {
   if (pattern.empty() || pattern[0] != '/') throw std::invalid_argument("route must start with '/': " + pattern);
+  // Validate before touching the tree, so a refused route leaves nothing behind.
+  for (auto seg : segments(pattern)) {
+    bool param = seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
+    auto inner = param ? seg.substr(1, seg.size() - 2) : seg;
+    if ((param && inner.empty()) || inner.find_first_of("{}") != std::string_view::npos) {
+      throw std::invalid_argument("malformed route " + pattern);
+    }
+  }
   Node* node = root_.get();
   for (auto seg : segments(pattern)) {
     if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {

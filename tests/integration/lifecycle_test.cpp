@@ -19,15 +19,19 @@ TEST_CASE("SIGTERM finishes in-flight requests, then exits 0") {
     ServerProcess server(db);
     HttpResult slow;
     std::thread t([&] {
-      HttpClient client(server.port());
-      slow = client.get("/api/v1/probe/slow?ms=1200");
+      try {
+        HttpClient client(server.port());
+        slow = client.get("/api/v1/probe/slow?ms=1200");
+      } catch (const std::exception& e) {
+        slow.body = e.what();  // status stays 0: the check below fails with the reason
+      }
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto started = std::chrono::steady_clock::now();
     int code = server.terminate();
     t.join();
     CHECK(code == 0);
-    CHECK(slow.status == 200);
+    CHECK_MESSAGE(slow.status == 200, slow.body);
     CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(700));
     CHECK(server.output().find("\"msg\":\"stopped\"") != std::string::npos);
   }
@@ -157,6 +161,33 @@ TEST_CASE("demo mode uses $CRM_DATA_DIR/demo.db and becomes ready") {
   HttpClient client(server.port());
   CHECK(client.get("/readyz").status == 200);
   CHECK(std::filesystem::exists(db.data_dir() + "/demo-data/demo.db"));
+  CHECK(server.terminate() == 0);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("integration/tls") {
+
+TEST_CASE("with a certificate and key configured the server speaks HTTPS and sends HSTS") {
+  TestDatabase db("sqlite");
+  std::string cert = db.data_dir() + "/cert.pem", key = db.data_dir() + "/key.pem";
+  auto [gcode, gout] = run_command("/usr/bin/openssl",
+                                   {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                                    "-days", "1", "-subj", "/CN=localhost"});
+  REQUIRE_MESSAGE(gcode == 0, gout);
+  ServerProcess server(db, {{"CRM_TLS_CERT_FILE", cert}, {"CRM_TLS_KEY_FILE", key}});
+  auto [code, out] = run_command("/usr/bin/curl", {"-s", "-i", "--cacert", cert, "--resolve",
+                                                    "localhost:" + std::to_string(server.port()) + ":127.0.0.1",
+                                                    "https://localhost:" + std::to_string(server.port()) + "/healthz"});
+  CHECK(code == 0);
+  CHECK(out.find("HTTP/1.1 200") != std::string::npos);
+  std::string lower = out;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CHECK(lower.find("strict-transport-security: max-age=31536000") != std::string::npos);
+  // Plain HTTP on the TLS port is refused.
+  auto [pcode, pout] = run_command("/usr/bin/curl", {"-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                      "http://127.0.0.1:" + std::to_string(server.port()) + "/healthz"});
+  CHECK(pout.find("200") == std::string::npos);
   CHECK(server.terminate() == 0);
 }
 

@@ -40,7 +40,8 @@ class EventBus final {
   /// A handler run after commit by the dispatcher, in its own transaction.
   void subscribe_async(std::string name, std::vector<std::string> event_types, EventHandler handler,
                        AsyncSubscriberOptions options = {});
-  /// Declares the current schema version of a type (events published are stamped with it).
+  /// Registers the step that rewrites payloads of `type` at `from_version` into
+  /// `from_version + 1`; handlers always see the newest version reachable by these steps.
   void register_upcaster(const std::string& type, int from_version, Upcaster upcaster);
 
   /// Brings an old envelope to the current schema version of its type.

@@ -40,8 +40,8 @@ class Migrator final {
   Migrator(Database& db, std::vector<MigrationSource> sources);
 
   /// Applies every pending migration in order, each in its own transaction; returns how many.
-  /// Throws MigrationError when an applied migration's checksum differs from its file, or when
-  /// the database has a migration this binary does not know.
+  /// Throws MigrationError when an applied migration's checksum differs from its file.
+  /// Applied migrations this binary does not know (another build's module) are left alone.
   int apply();
   /// The state of every known migration (throws like apply() on a changed file).
   std::vector<MigrationState> status();

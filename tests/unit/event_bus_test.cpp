@@ -1,0 +1,286 @@
+#include "crm/platform/db.hpp"
+#include "crm/platform/log.hpp"
+#include "crm/platform/event_bus.hpp"
+#include "crm/platform/migrations.hpp"
+#include "crm/platform/time.hpp"
+#include "crm/platform/unit_of_work.hpp"
+
+#include "app/application.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <soci/soci.h>
+
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace bj = boost::json;
+namespace fs = std::filesystem;
+using crm::platform::EventBus;
+using crm::platform::EventEnvelope;
+using crm::platform::event_type_matches;
+using crm::platform::UnitOfWork;
+
+EventEnvelope envelope(std::string type, int version, bj::object payload) {
+  EventEnvelope e;
+  e.id = crm::platform::new_uuid_v7();
+  e.type = std::move(type);
+  e.version = version;
+  e.aggregate_type = "customer";
+  e.aggregate_id = "c-1";
+  e.payload = std::move(payload);
+  return e;
+}
+
+/// Upcasters that record the order they ran in and depend on each other's output.
+void register_customer_upcasters(EventBus& bus) {
+  bus.register_upcaster("customer.created", 1, [](bj::object& p) {
+    bj::value name = p.at("name");  // copy first: inserting may rehash and move the source
+    p["full_name"] = std::move(name);
+    p.erase("name");
+    p["steps"] = bj::array{1};
+  });
+  bus.register_upcaster("customer.created", 2, [](bj::object& p) {
+    // Needs v2's field: fails loudly if run before the v1 → v2 step.
+    bj::value full_name = p.at("full_name");
+    p["display_name"] = std::move(full_name);
+    p.at("steps").as_array().push_back(2);
+  });
+}
+
+/// A SQLite database with the platform's own migrations applied.
+class OutboxDatabase final {
+ public:
+  OutboxDatabase() : dir_(fs::temp_directory_path() / ("crm-event-bus-test-" + crm::platform::random_hex(8))) {
+    fs::create_directories(dir_);
+    crm::platform::set_log_sink([](std::string_view) {});  // keep test output readable
+    crm::platform::DatabaseConfig cfg;
+    cfg.pool_size = 2;
+    db_ = std::make_unique<crm::platform::Database>(
+        cfg, crm::platform::parse_database_url("sqlite:" + (dir_ / "bus.db").string()));
+    crm::platform::Migrator(*db_, crm::app::platform_migrations()).apply();
+  }
+  ~OutboxDatabase() {
+    db_.reset();
+    crm::platform::set_log_sink(nullptr);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  OutboxDatabase(const OutboxDatabase&) = delete;
+  OutboxDatabase& operator=(const OutboxDatabase&) = delete;
+
+  crm::platform::Database& db() { return *db_; }
+
+  int count(const std::string& sql) {
+    auto lease = db_->acquire();
+    int n = -1;
+    *lease << sql, soci::into(n);
+    return n;
+  }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<crm::platform::Database> db_;
+};
+
+}  // namespace
+
+TEST_SUITE("platform/event_bus") {
+  TEST_CASE("a v1 envelope is upcast through every step in order to the current version") {
+    EventBus bus;
+    register_customer_upcasters(bus);
+    auto e = envelope("customer.created", 1, bj::object{{"name", "Siti"}, {"email", "siti@example.my"}});
+    auto up = bus.upcast(e);
+    CHECK(up.version == 3);
+    CHECK_FALSE(up.payload.contains("name"));
+    CHECK(up.payload.at("full_name").as_string() == "Siti");
+    CHECK(up.payload.at("display_name").as_string() == "Siti");
+    CHECK(up.payload.at("email").as_string() == "siti@example.my");
+    CHECK(up.payload.at("steps") == bj::array{1, 2});
+    // The envelope around the payload is unchanged.
+    CHECK(up.id == e.id);
+    CHECK(up.type == "customer.created");
+    CHECK(up.aggregate_id == "c-1");
+  }
+
+  TEST_CASE("a v2 envelope runs only the steps after its version") {
+    EventBus bus;
+    register_customer_upcasters(bus);
+    auto up = bus.upcast(envelope("customer.created", 2, bj::object{{"full_name", "Aminah"}, {"steps", bj::array{}}}));
+    CHECK(up.version == 3);
+    CHECK(up.payload.at("steps") == bj::array{2});
+    CHECK(up.payload.at("display_name").as_string() == "Aminah");
+  }
+
+  TEST_CASE("an envelope already at the current version is unchanged") {
+    EventBus bus;
+    register_customer_upcasters(bus);
+    bj::object payload{{"display_name", "x"}};
+    auto up = bus.upcast(envelope("customer.created", 3, payload));
+    CHECK(up.version == 3);
+    CHECK(up.payload == payload);
+  }
+
+  TEST_CASE("an envelope of a type without upcasters is unchanged") {
+    EventBus bus;
+    register_customer_upcasters(bus);
+    bj::object payload{{"name", "Deal"}};
+    auto up = bus.upcast(envelope("opportunity.won", 1, payload));
+    CHECK(up.version == 1);
+    CHECK(up.payload == payload);
+  }
+
+  TEST_CASE("upcasting stops at a missing step") {
+    EventBus bus;
+    bus.register_upcaster("lead.converted", 1, [](bj::object& p) { p["v2"] = true; });
+    bus.register_upcaster("lead.converted", 3, [](bj::object& p) { p["v4"] = true; });
+    auto up = bus.upcast(envelope("lead.converted", 1, {}));
+    CHECK(up.version == 2);
+    CHECK(up.payload.contains("v2"));
+    CHECK_FALSE(up.payload.contains("v4"));
+  }
+
+  TEST_CASE("an exact pattern matches only its own type") {
+    CHECK(event_type_matches("customer.created", "customer.created"));
+    CHECK_FALSE(event_type_matches("customer.created", "customer.updated"));
+    CHECK_FALSE(event_type_matches("customer.created", "customer.created.v2"));
+    CHECK_FALSE(event_type_matches("customer", "customer.created"));
+  }
+
+  TEST_CASE("a prefix wildcard matches types under that prefix only") {
+    CHECK(event_type_matches("customer.*", "customer.created"));
+    CHECK(event_type_matches("customer.*", "customer.contact.added"));
+    CHECK_FALSE(event_type_matches("customer.*", "customers.x"));
+    CHECK_FALSE(event_type_matches("customer.*", "customer"));
+    CHECK_FALSE(event_type_matches("customer.*", "lead.created"));
+    CHECK_FALSE(event_type_matches("customer.*", "xcustomer.created"));
+  }
+
+  TEST_CASE("a star matches every type") {
+    CHECK(event_type_matches("*", "customer.created"));
+    CHECK(event_type_matches("*", "iam.user.invited"));
+  }
+
+  TEST_CASE("an async subscriber wants any type one of its patterns matches") {
+    crm::platform::AsyncSubscriber s{"notify", {"lead.converted", "opportunity.*"}, {}, {}};
+    CHECK(s.wants("lead.converted"));
+    CHECK(s.wants("opportunity.won"));
+    CHECK_FALSE(s.wants("lead.created"));
+    CHECK_FALSE(s.wants("customer.created"));
+  }
+
+  TEST_CASE("async subscribers are found by name and a duplicate name throws") {
+    EventBus bus;
+    bus.subscribe_async("notification.mailer", {"*"}, [](UnitOfWork&, const EventEnvelope&) {});
+    bus.subscribe_async("sales.reactor", {"customer.*"}, [](UnitOfWork&, const EventEnvelope&) {},
+                        crm::platform::AsyncSubscriberOptions{3});
+    CHECK_THROWS_AS(bus.subscribe_async("notification.mailer", {"x"}, [](UnitOfWork&, const EventEnvelope&) {}),
+                    std::logic_error);
+    auto all = bus.async_subscribers();
+    REQUIRE(all.size() == 2);
+    CHECK(all[0]->name == "notification.mailer");
+    CHECK(all[1]->name == "sales.reactor");
+    REQUIRE(bus.async_subscriber("sales.reactor") != nullptr);
+    CHECK(bus.async_subscriber("sales.reactor")->options.max_attempts == 3);
+    CHECK(bus.async_subscriber("missing") == nullptr);
+  }
+
+  TEST_CASE("an envelope's JSON has every field, nulls for empty tenant, actor and causation") {
+    auto e = envelope("customer.created", 2, bj::object{{"name", "Siti"}});
+    e.occurred_at = 1795461573123;  // 2026-11-23T19:19:33.123Z
+    e.correlation_id = "req-1";
+    e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    auto j = e.to_json();
+    CHECK(j.at("id").as_string() == e.id);
+    CHECK(j.at("type").as_string() == "customer.created");
+    CHECK(j.at("version").as_int64() == 2);
+    CHECK(j.at("tenant_id").is_null());
+    CHECK(j.at("aggregate_type").as_string() == "customer");
+    CHECK(j.at("aggregate_id").as_string() == "c-1");
+    CHECK(j.at("occurred_at").as_string() == "2026-11-23T19:19:33.123Z");
+    CHECK(j.at("actor_id").is_null());
+    CHECK(j.at("correlation_id").as_string() == "req-1");
+    CHECK(j.at("causation_id").is_null());
+    CHECK(j.at("trace_id").as_string() == "4bf92f3577b34da6a3ce929d0e0e4736");
+    CHECK(j.at("payload") == bj::object{{"name", "Siti"}});
+  }
+
+  TEST_CASE("an envelope's JSON carries tenant, actor and causation when set") {
+    auto e = envelope("customer.created", 1, {});
+    e.tenant_id = "t-1";
+    e.actor_id = "u-1";
+    e.causation_id = "ev-0";
+    auto j = e.to_json();
+    CHECK(j.at("tenant_id").as_string() == "t-1");
+    CHECK(j.at("actor_id").as_string() == "u-1");
+    CHECK(j.at("causation_id").as_string() == "ev-0");
+  }
+
+  TEST_CASE("publishing runs matching sync handlers and writes the outbox and deliveries in the transaction") {
+    OutboxDatabase t;
+    EventBus bus;
+    std::vector<std::string> seen;
+    bus.subscribe_sync("audit", {"customer.*"}, [&](UnitOfWork&, const EventEnvelope& e) { seen.push_back(e.type); });
+    bus.subscribe_sync("other", {"lead.*"}, [&](UnitOfWork&, const EventEnvelope&) { seen.push_back("wrong"); });
+    bus.subscribe_async("mailer", {"customer.created"}, [](UnitOfWork&, const EventEnvelope&) {});
+    bus.subscribe_async("leads", {"lead.*"}, [](UnitOfWork&, const EventEnvelope&) {});
+    int commits = 0;
+    bus.set_commit_listener([&] { ++commits; });
+
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    crm::platform::RequestContext ctx;
+    ctx.request_id = "req-1";
+    ctx.tenant_id = "t-1";
+    uow.run(ctx, [&](UnitOfWork& u) {
+      u.publish(u.make_event("customer.created", 1, "customer", "c-1", bj::object{{"name", "Siti"}}));
+    });
+
+    CHECK(seen == std::vector<std::string>{"customer.created"});
+    CHECK(commits == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox WHERE type = 'customer.created' AND tenant_id = 't-1'"
+                  " AND correlation_id = 'req-1'") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries WHERE subscriber = 'mailer'"
+                  " AND status = 'pending'") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries WHERE subscriber = 'leads'") == 0);
+  }
+
+  TEST_CASE("a throwing sync handler rolls the whole change back, outbox row included") {
+    OutboxDatabase t;
+    EventBus bus;
+    bus.subscribe_sync("audit", {"*"}, [](UnitOfWork&, const EventEnvelope&) {
+      throw std::runtime_error("audit failed");
+    });
+    bus.subscribe_async("mailer", {"*"}, [](UnitOfWork&, const EventEnvelope&) {});
+    int commits = 0;
+    bus.set_commit_listener([&] { ++commits; });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+
+    CHECK_THROWS_WITH_AS(uow.run(crm::platform::RequestContext{},
+                                 [&](UnitOfWork& u) {
+                                   u.sql() << "CREATE TABLE probe_written (id INTEGER)";
+                                   u.publish(u.make_event("customer.created", 1, "customer", "c-1", {}));
+                                 }),
+                         "audit failed", std::runtime_error);
+    CHECK(commits == 0);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 0);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries") == 0);
+    CHECK(t.count("SELECT count(*) FROM sqlite_master WHERE name = 'probe_written'") == 0);
+  }
+
+  TEST_CASE("a unit of work without events does not wake the dispatcher") {
+    OutboxDatabase t;
+    EventBus bus;
+    int commits = 0;
+    bus.set_commit_listener([&] { ++commits; });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork&) {});
+    CHECK(commits == 0);
+  }
+}
