@@ -79,6 +79,12 @@ void OutboxDispatcher::loop() {
     std::size_t handled = 0;
     try {
       handled = run_once();
+      if (now_ms() >= next_purge_at_) {
+        // Retention: once an hour, and once shortly after start.
+        next_purge_at_ = now_ms() + 3600 * 1000;
+        auto cutoff = now_ms() - static_cast<TimestampMs>(config_.retention_days) * 86400 * 1000;
+        if (auto purged = outbox_purge(db_, cutoff); purged > 0) log_info("outbox events purged", {{"count", purged}});
+      }
     } catch (const std::exception& e) {
       log_warn("outbox dispatch failed", {{"error", e.what()}});
     }
@@ -307,6 +313,22 @@ int outbox_replay(Database& db, const std::string& event_id) {
     }
     throw;
   }
+}
+
+std::int64_t outbox_purge(Database& db, TimestampMs cutoff) {
+  auto lease = db.acquire();
+  long long at = cutoff;
+  // Deliveries and inbox rows go with their event (ON DELETE CASCADE for deliveries).
+  *lease << "DELETE FROM platform_inbox WHERE handled_at < :c AND event_id IN (SELECT o.id FROM platform_outbox o"
+            " WHERE o.created_at < :c2 AND NOT EXISTS (SELECT 1 FROM platform_outbox_deliveries d"
+            " WHERE d.event_seq = o.seq AND d.status <> 'done'))",
+      soci::use(at), soci::use(at);
+  soci::statement st = (lease->prepare << "DELETE FROM platform_outbox WHERE created_at < :c AND NOT EXISTS"
+                                          " (SELECT 1 FROM platform_outbox_deliveries d WHERE d.event_seq = platform_outbox.seq"
+                                          " AND d.status <> 'done')",
+                        soci::use(at));
+  st.execute(true);
+  return st.get_affected_rows();
 }
 
 std::vector<DeadDelivery> outbox_dead(Database& db, int limit) {

@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <thread>
+
 using namespace crm::testing;
 
 namespace {
@@ -128,6 +130,30 @@ TEST_CASE("a request that outlives the request timeout is a 503") {
   HttpClient client(server.port());
   auto r = client.get("/api/v1/probe/slow?ms=1500");
   check_problem(r, 503, "request_timeout");
+}
+
+TEST_CASE("a full worker queue answers 503 with Retry-After while inline routes keep answering") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db, {{"CRM_HTTP_WORKER_THREADS", "1"}, {"CRM_HTTP_MAX_QUEUE", "1"}});
+  HttpResult slow;
+  std::thread t([&] {
+    try {
+      HttpClient client(server.port());
+      slow = client.get("/api/v1/probe/slow?ms=1000");
+    } catch (const std::exception& e) {
+      slow.body = e.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  HttpClient client(server.port());
+  auto busy = client.get("/api/v1/probe/items/01234567-89ab-7def-8123-456789abcdef");
+  check_problem(busy, 503, "server_busy");
+  CHECK(busy.header("Retry-After") == "1");
+  CHECK(client.get("/healthz").status == 200);
+  t.join();
+  CHECK_MESSAGE(slow.status == 200, slow.body);
+  // Once the queue drains, work is accepted again.
+  CHECK(client.get("/api/v1/probe/items/01234567-89ab-7def-8123-456789abcdef").status == 404);
 }
 
 }  // TEST_SUITE

@@ -2,6 +2,8 @@
 #include "crm/platform/log.hpp"
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/migrations.hpp"
+#include "crm/platform/metrics.hpp"
+#include "crm/platform/outbox.hpp"
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
 
@@ -282,5 +284,35 @@ TEST_SUITE("platform/event_bus") {
     crm::platform::UnitOfWorkFactory uow(t.db(), bus);
     uow.run(crm::platform::RequestContext{}, [](UnitOfWork&) {});
     CHECK(commits == 0);
+  }
+
+  TEST_CASE("retention purges old events whose deliveries are all done, and keeps the rest") {
+    OutboxDatabase t;
+    EventBus bus;
+    bus.subscribe_async("s", {"*"}, [](UnitOfWork&, const EventEnvelope& e) {
+      if (e.aggregate_id == "failing") throw std::runtime_error("not yet");
+    });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    for (const char* aggregate : {"a", "b", "failing"}) {
+      uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) {
+        u.publish(u.make_event("thing.happened", 1, "thing", aggregate, {}));
+      });
+    }
+    crm::platform::MetricsRegistry metrics;
+    crm::platform::OutboxConfig config;
+    crm::platform::OutboxDispatcher dispatcher(t.db(), bus, config, metrics);
+    CHECK(dispatcher.run_once() == 3);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries WHERE status = 'done'") == 2);
+    CHECK(t.count("SELECT count(*) FROM platform_inbox") == 2);
+
+    // Nothing is old enough yet.
+    CHECK(crm::platform::outbox_purge(t.db(), crm::platform::now_ms() - 60000) == 0);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 3);
+
+    CHECK(crm::platform::outbox_purge(t.db(), crm::platform::now_ms() + 60000) == 2);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox WHERE aggregate_id = 'failing'") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_inbox") == 0);
   }
 }

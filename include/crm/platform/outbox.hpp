@@ -48,6 +48,9 @@ OutboxStatus outbox_status(Database& db);
 /// Re-queues every delivery of an event (attempts reset, inbox entries cleared so it is handled
 /// again); returns the number of deliveries re-queued, 0 when the event is unknown.
 int outbox_replay(Database& db, const std::string& event_id);
+/// Deletes events created before `cutoff` whose every delivery is done (events with pending
+/// or dead deliveries are kept for retry and inspection); returns how many were deleted.
+std::int64_t outbox_purge(Database& db, TimestampMs cutoff);
 /// Deliveries that exhausted their attempts, newest first.
 std::vector<DeadDelivery> outbox_dead(Database& db, int limit);
 
@@ -85,6 +88,7 @@ class OutboxDispatcher final {
   std::condition_variable cv_;
   bool wake_ = false;
   bool stopping_ = false;
+  TimestampMs next_purge_at_ = 0;
 };
 
 }  // namespace crm::platform
