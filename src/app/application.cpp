@@ -9,6 +9,8 @@
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
 #include "ops_routes.hpp"
+
+#include <algorithm>
 #include "platform/http_server.hpp"
 #include "platform/middleware.hpp"
 #include "platform/pipeline.hpp"
@@ -93,6 +95,14 @@ void Application::start() {
   d.pipeline.use(std::make_shared<CorsMiddleware>(d.config.http.cors_allowed_origins));
   d.pipeline.use(std::make_shared<ErrorMiddleware>());
   d.pipeline.use(std::make_shared<ContentTypeMiddleware>());
+  std::vector<StagedMiddleware> staged;
+  for (auto& m : d.modules) {
+    auto own = m->middleware();
+    staged.insert(staged.end(), own.begin(), own.end());
+  }
+  std::stable_sort(staged.begin(), staged.end(),
+                   [](const StagedMiddleware& a, const StagedMiddleware& b) { return a.stage < b.stage; });
+  for (auto& s : staged) d.pipeline.use(s.middleware);
 
   for (auto& m : d.modules) m->start();
   d.server = std::make_unique<HttpServer>(d.config.http, d.router, d.pipeline, d.metrics);

@@ -23,12 +23,14 @@ void register_ops_routes(Router& router, std::shared_ptr<OpsDependencies> deps) 
   RouteOptions health;
   health.run_inline = true;
   health.tag = "operations";
+  health.public_route = true;
   health.openapi = {{"summary", "Liveness: the process is up"},
                     {"responses", bj::object{{"200", simple_response("The process is alive")}}}};
   router.get("/healthz", [](Request&) { return json_response(200, bj::object{{"status", "ok"}}); }, health);
 
   RouteOptions ready;
   ready.tag = "operations";
+  ready.public_route = true;
   ready.openapi = {{"summary", "Readiness: database reachable, migrations current, outbox lag under threshold"},
                    {"responses", bj::object{{"200", simple_response("Ready")},
                                             {"503", simple_response("Not ready, with the reason")}}}};
@@ -70,6 +72,7 @@ void register_ops_routes(Router& router, std::shared_ptr<OpsDependencies> deps) 
 
   RouteOptions metrics;
   metrics.tag = "operations";
+  metrics.public_route = true;
   metrics.openapi = {{"summary", "Prometheus metrics"},
                      {"responses", bj::object{{"200", simple_response("Metrics in the text exposition format",
                                                                        "text/plain")}}}};
@@ -80,6 +83,7 @@ void register_ops_routes(Router& router, std::shared_ptr<OpsDependencies> deps) 
   RouteOptions openapi;
   openapi.run_inline = true;
   openapi.tag = "operations";
+  openapi.public_route = true;
   openapi.openapi = {{"summary", "This OpenAPI document"},
                      {"responses", bj::object{{"200", simple_response("OpenAPI 3.1 document")}}}};
   router.get("/api/v1/openapi.json", [deps](Request&) {

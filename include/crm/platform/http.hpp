@@ -128,6 +128,24 @@ struct RouteOptions {
   boost::json::object openapi;
   /// OpenAPI tag (usually the module name).
   std::string tag;
+  /// Served without authentication (health, login, register...). Other routes need a valid
+  /// token: the authentication middleware answers 401 before the handler runs.
+  bool public_route = false;
+  /// Rate-limit policy of the route: "default", or a stricter one such as "auth" or "register".
+  std::string rate_limit = "default";
+};
+
+/// Where a middleware sits in the chain: after the platform's own (log, headers, CORS, error
+/// mapping, content type), ordered by stage.
+enum class MiddlewareStage : int {
+  before_auth = 100,   // per-IP rate limits
+  authenticate = 200,  // resolves the principal (IAM)
+  after_auth = 300,    // per-user/tenant rate limits, idempotency
+};
+
+struct StagedMiddleware {
+  MiddlewareStage stage;
+  std::shared_ptr<Middleware> middleware;
 };
 
 struct Route {

@@ -4,6 +4,7 @@
 /// exposes its facade to other modules through the ServiceRegistry.
 
 #include "crm/platform/config.hpp"
+#include "crm/platform/http.hpp"
 #include "crm/platform/migrations.hpp"
 
 #include <boost/json/object.hpp>
@@ -68,6 +69,8 @@ class Module {
   virtual void register_routes(Router& router) = 0;
   /// Every event the module reacts to, in one place.
   virtual void subscribe(EventBus& bus) = 0;
+  /// Middleware the module adds to every request (IAM: authentication).
+  virtual std::vector<StagedMiddleware> middleware() { return {}; }
   /// After migrations, before serving (seed data, background workers).
   virtual void start() {}
   /// On shutdown, in reverse order.

@@ -52,21 +52,25 @@ class ProbeModule final : public Module {
   void register_routes(Router& router) override {
     RouteOptions create;
     create.tag = "probe";
+    create.public_route = true;
     create.openapi = {{"summary", "Create a probe item (writes a row and publishes probe.item_created)"}};
     router.post("/api/v1/probe/items", [this](Request& req) { return create_item(req); }, create);
 
     RouteOptions touch;
     touch.tag = "probe";
+    touch.public_route = true;
     touch.openapi = {{"summary", "Publish probe.item_touched for an item"}};
     router.post("/api/v1/probe/items/{id}/touch", [this](Request& req) { return touch_item(req); }, touch);
 
     RouteOptions get;
     get.tag = "probe";
+    get.public_route = true;
     get.openapi = {{"summary", "Read a probe item (one point query)"}};
     router.get("/api/v1/probe/items/{id}", [this](Request& req) { return get_item(req); }, get);
 
     RouteOptions slow;
     slow.tag = "probe";
+    slow.public_route = true;
     slow.openapi = {{"summary", "Sleep, then answer (shutdown and timeout tests)"}};
     router.get("/api/v1/probe/slow", [](Request& req) {
       int ms = std::stoi(req.query("ms").value_or("100"));
