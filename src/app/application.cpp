@@ -14,6 +14,7 @@
 #include "platform/http_server.hpp"
 #include "platform/middleware.hpp"
 #include "platform/pipeline.hpp"
+#include "platform/request_guards.hpp"
 
 namespace crm::generated {
 std::vector<crm::platform::MigrationSource> migrations_platform();
@@ -35,6 +36,7 @@ struct Application::Impl {
   ServiceRegistry services;
   Router router;
   Pipeline pipeline;
+  std::unique_ptr<RequestGuards> guards;  // rate limits, idempotency
   std::vector<std::unique_ptr<Module>> modules;
   std::unique_ptr<OutboxDispatcher> dispatcher;
   std::unique_ptr<HttpServer> server;
@@ -95,7 +97,8 @@ void Application::start() {
   d.pipeline.use(std::make_shared<CorsMiddleware>(d.config.http.cors_allowed_origins));
   d.pipeline.use(std::make_shared<ErrorMiddleware>());
   d.pipeline.use(std::make_shared<ContentTypeMiddleware>());
-  std::vector<StagedMiddleware> staged;
+  d.guards = std::make_unique<RequestGuards>(d.config, *d.db);
+  std::vector<StagedMiddleware> staged = d.guards->middleware();  // first within their stages
   for (auto& m : d.modules) {
     auto own = m->middleware();
     staged.insert(staged.end(), own.begin(), own.end());
@@ -108,6 +111,7 @@ void Application::start() {
   d.server = std::make_unique<HttpServer>(d.config.http, d.router, d.pipeline, d.metrics);
   register_platform_gauges(d.metrics, *d.db, [server = d.server.get()] { return server->in_flight(); });
   if (d.config.outbox.dispatch_enabled) d.dispatcher->start();
+  d.guards->start();
   d.server->start();
   d.started = true;
 }
@@ -119,6 +123,7 @@ void Application::stop() {
   if (!d.started || d.stopped) return;
   d.stopped = true;
   d.server->shutdown();
+  d.guards->stop();
   d.dispatcher->stop(d.config.outbox.dispatch_enabled);
   for (auto it = d.modules.rbegin(); it != d.modules.rend(); ++it) (*it)->stop();
 }

@@ -60,6 +60,13 @@ const std::vector<KeySpec>& key_specs() {
       {"outbox.lease_ms", "CRM_OUTBOX_LEASE_MS", Kind::integer, 100, 3600000},
       {"outbox.lag_threshold_ms", "CRM_OUTBOX_LAG_THRESHOLD_MS", Kind::integer, 1, 86400000},
       {"outbox.retention_days", "CRM_OUTBOX_RETENTION_DAYS", Kind::integer, 1, 36500},
+      {"rate_limit.enabled", "CRM_RATE_LIMIT_ENABLED", Kind::boolean},
+      {"rate_limit.ip_per_minute", "CRM_RATE_LIMIT_IP_PER_MINUTE", Kind::integer, 1, 1000000000},
+      {"rate_limit.user_per_minute", "CRM_RATE_LIMIT_USER_PER_MINUTE", Kind::integer, 1, 1000000000},
+      {"rate_limit.tenant_per_minute", "CRM_RATE_LIMIT_TENANT_PER_MINUTE", Kind::integer, 1, 1000000000},
+      {"rate_limit.register_per_hour", "CRM_RATE_LIMIT_REGISTER_PER_HOUR", Kind::integer, 1, 1000000000},
+      {"rate_limit.auth_per_minute", "CRM_RATE_LIMIT_AUTH_PER_MINUTE", Kind::integer, 1, 1000000000},
+      {"rate_limit.sync_interval_ms", "CRM_RATE_LIMIT_SYNC_INTERVAL_MS", Kind::integer, 10, 60000},
   };
   return specs;
 }
@@ -310,6 +317,13 @@ Config load_config(const ConfigSources& sources) {
   c.outbox.lease_ms = get_int(merged, "outbox.lease_ms", c.outbox.lease_ms);
   c.outbox.lag_threshold_ms = get_int(merged, "outbox.lag_threshold_ms", c.outbox.lag_threshold_ms);
   c.outbox.retention_days = get_int(merged, "outbox.retention_days", c.outbox.retention_days);
+  c.rate_limit.enabled = get_bool(merged, "rate_limit.enabled", c.rate_limit.enabled);
+  c.rate_limit.ip_per_minute = get_int(merged, "rate_limit.ip_per_minute", c.rate_limit.ip_per_minute);
+  c.rate_limit.user_per_minute = get_int(merged, "rate_limit.user_per_minute", c.rate_limit.user_per_minute);
+  c.rate_limit.tenant_per_minute = get_int(merged, "rate_limit.tenant_per_minute", c.rate_limit.tenant_per_minute);
+  c.rate_limit.register_per_hour = get_int(merged, "rate_limit.register_per_hour", c.rate_limit.register_per_hour);
+  c.rate_limit.auth_per_minute = get_int(merged, "rate_limit.auth_per_minute", c.rate_limit.auth_per_minute);
+  c.rate_limit.sync_interval_ms = get_int(merged, "rate_limit.sync_interval_ms", c.rate_limit.sync_interval_ms);
   c.demo = sources.demo || c.database.url.empty();
   if (sources.demo && sources.env.count("CRM_DATABASE_URL") == 0 && sources.flags.count("database.url") == 0) {
     c.database.url.clear();  // --demo uses the embedded SQLite file unless told otherwise

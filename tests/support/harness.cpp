@@ -140,16 +140,25 @@ struct HttpClient::Impl {
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   unsigned short port;
+  std::string local_address;
 
   void connect() {
     stream.emplace(ioc);
     stream->expires_after(std::chrono::seconds(30));
+    if (!local_address.empty()) {
+      auto& socket = stream->socket();
+      socket.open(asio::ip::tcp::v4());
+      socket.bind(asio::ip::tcp::endpoint(asio::ip::make_address(local_address), 0));
+    }
     stream->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     buffer.clear();
   }
 };
 
-HttpClient::HttpClient(unsigned short port) : impl_(std::make_unique<Impl>()) { impl_->port = port; }
+HttpClient::HttpClient(unsigned short port, std::string local_address) : impl_(std::make_unique<Impl>()) {
+  impl_->port = port;
+  impl_->local_address = std::move(local_address);
+}
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body,
@@ -210,6 +219,11 @@ ServerProcess::ServerProcess(const TestDatabase& db, std::map<std::string, std::
   env.emplace("CRM_HTTP_PORT", "0");
   env.emplace("CRM_LOG_LEVEL", "info");
   env.emplace("CRM_OUTBOX_POLL_INTERVAL_MS", "100");
+  for (const char* limit : {"CRM_RATE_LIMIT_IP_PER_MINUTE", "CRM_RATE_LIMIT_USER_PER_MINUTE",
+                            "CRM_RATE_LIMIT_TENANT_PER_MINUTE", "CRM_RATE_LIMIT_REGISTER_PER_HOUR",
+                            "CRM_RATE_LIMIT_AUTH_PER_MINUTE"}) {
+    env.emplace(limit, "1000000");
+  }
   std::vector<std::string> args{binary, "serve"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
 

@@ -56,7 +56,9 @@ struct HttpResult {
 /// A keep-alive HTTP/1.1 client to 127.0.0.1:port.
 class HttpClient final {
  public:
-  explicit HttpClient(unsigned short port);
+  /// `local_address`: the loopback address to connect from (127.0.0.2...), to act as
+  /// another client IP; empty: the system's choice.
+  explicit HttpClient(unsigned short port, std::string local_address = {});
   ~HttpClient();
   HttpResult request(const std::string& method, const std::string& target, const std::string& body = {},
                      const std::map<std::string, std::string>& headers = {});
@@ -74,7 +76,8 @@ class HttpClient final {
   std::unique_ptr<Impl> impl_;
 };
 
-/// A server process (crm_probe_server by default) on an ephemeral port.
+/// A server process (crm_probe_server by default) on an ephemeral port. Rate limits are
+/// generous unless `env` sets CRM_RATE_LIMIT_*: tests share one client address.
 class ServerProcess final {
  public:
   ServerProcess(const TestDatabase& db, std::map<std::string, std::string> env = {},

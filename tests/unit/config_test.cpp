@@ -338,4 +338,38 @@ TEST_SUITE("platform/config") {
     CHECK(url);
     CHECK(secret);
   }
+
+  TEST_CASE("rate limits default to the pinned budgets and are read from CRM_RATE_LIMIT_*") {
+    auto d = load_config(ConfigSources{}).rate_limit;
+    CHECK(d.enabled);
+    CHECK(d.ip_per_minute == 300);
+    CHECK(d.user_per_minute == 1200);
+    CHECK(d.tenant_per_minute == 6000);
+    CHECK(d.register_per_hour == 20);
+    CHECK(d.auth_per_minute == 30);
+    ConfigSources sources;
+    sources.env = {{"CRM_RATE_LIMIT_IP_PER_MINUTE", "7"},     {"CRM_RATE_LIMIT_USER_PER_MINUTE", "8"},
+                   {"CRM_RATE_LIMIT_TENANT_PER_MINUTE", "9"}, {"CRM_RATE_LIMIT_REGISTER_PER_HOUR", "10"},
+                   {"CRM_RATE_LIMIT_AUTH_PER_MINUTE", "11"},  {"CRM_RATE_LIMIT_ENABLED", "false"}};
+    auto c = load_config(sources).rate_limit;
+    CHECK(c.ip_per_minute == 7);
+    CHECK(c.user_per_minute == 8);
+    CHECK(c.tenant_per_minute == 9);
+    CHECK(c.register_per_hour == 10);
+    CHECK(c.auth_per_minute == 11);
+    CHECK_FALSE(c.enabled);
+    sources.env = {{"CRM_RATE_LIMIT_IP_PER_MINUTE", "0"}};
+    CHECK(contains(config_error(sources), "rate_limit.ip_per_minute"));
+  }
+
+  TEST_CASE("the example configuration loads and shows the defaults") {
+    ConfigSources sources;
+    sources.file = (fs::path(__FILE__).parent_path() / "../../config/crm.example.json").string();
+    auto c = load_config(sources);
+    auto d = load_config(ConfigSources{});
+    CHECK(c.rate_limit.ip_per_minute == d.rate_limit.ip_per_minute);
+    CHECK(c.rate_limit.register_per_hour == d.rate_limit.register_per_hour);
+    CHECK(c.rate_limit.sync_interval_ms == d.rate_limit.sync_interval_ms);
+    CHECK(c.outbox.retention_days == d.outbox.retention_days);
+  }
 }

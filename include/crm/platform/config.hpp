@@ -58,10 +58,23 @@ struct OutboxConfig {
   int retention_days = 30;
 };
 
+/// Request budgets (fixed windows per client IP, user, tenant; stricter per-IP policies for
+/// auth and register routes). Counters are shared between processes through the database.
+struct RateLimitConfig {
+  bool enabled = true;
+  int ip_per_minute = 300;        // unauthenticated requests per client IP
+  int user_per_minute = 1200;     // authenticated requests per user (or API key)
+  int tenant_per_minute = 6000;   // authenticated requests per tenant
+  int register_per_hour = 20;     // per client IP, routes with the "register" policy
+  int auth_per_minute = 30;       // per client IP, routes with the "auth" policy
+  int sync_interval_ms = 250;     // how often a process shares its counts through the database
+};
+
 struct Config {
   HttpConfig http;
   DatabaseConfig database;
   OutboxConfig outbox;
+  RateLimitConfig rate_limit;
   std::string log_level = "info";  // debug | info | warn | error
   std::string data_dir = "./data";
   std::string jwt_secret;

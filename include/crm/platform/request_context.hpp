@@ -33,6 +33,7 @@ struct RequestContext {
   std::string correlation_id;  // defaults to request_id
   std::string causation_id;    // the event that caused this work, if any
   Principal principal;
+  std::string rate_limit_budget;  // the budget this request was charged to ("ip", "user"); empty: none yet
 };
 
 }  // namespace crm::platform

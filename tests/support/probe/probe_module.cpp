@@ -13,6 +13,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -36,6 +37,25 @@ std::string tenant_of(Request& req) {
   if (!is_uuid(t)) throw Error::bad_request("X-Probe-Tenant must be a UUID");
   return std::string(t);
 }
+
+// Test-only authentication: `X-Probe-User` (and optionally `X-Probe-Tenant`) make the request
+// authenticated as that user, so platform tests can exercise per-user and per-tenant
+// behaviour without the IAM module.
+class ProbeAuthentication final : public Middleware {
+ public:
+  HttpResponse handle(Request& request, const Next& next) override {
+    std::string_view user = request.header("X-Probe-User");
+    if (!user.empty()) {
+      Principal& p = request.context().principal;
+      p.authenticated = true;
+      p.user_id = std::string(user);
+      p.tenant_id = tenant_of(request);
+      request.context().actor_id = p.user_id;
+      request.context().tenant_id = p.tenant_id;
+    }
+    return next(request);
+  }
+};
 
 class ProbeModule final : public Module {
  public:
@@ -68,6 +88,19 @@ class ProbeModule final : public Module {
     get.openapi = {{"summary", "Read a probe item (one point query)"}};
     router.get("/api/v1/probe/items/{id}", [this](Request& req) { return get_item(req); }, get);
 
+    // Stand-ins for IAM's sign-up and login: routes with the stricter rate-limit policies.
+    RouteOptions signup;
+    signup.tag = "probe";
+    signup.public_route = true;
+    signup.rate_limit = "register";
+    signup.openapi = {{"summary", "Answer 200 under the \"register\" rate-limit policy"}};
+    router.post("/api/v1/probe/signup", [](Request&) { return json_response(200, bj::object{{"ok", true}}); }, signup);
+
+    RouteOptions login = signup;
+    login.rate_limit = "auth";
+    login.openapi = {{"summary", "Answer 200 under the \"auth\" rate-limit policy"}};
+    router.post("/api/v1/probe/login", [](Request&) { return json_response(200, bj::object{{"ok", true}}); }, login);
+
     RouteOptions slow;
     slow.tag = "probe";
     slow.public_route = true;
@@ -77,6 +110,10 @@ class ProbeModule final : public Module {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       return json_response(200, bj::object{{"slept_ms", ms}});
     }, slow);
+  }
+
+  std::vector<StagedMiddleware> middleware() override {
+    return {{MiddlewareStage::authenticate, std::make_shared<ProbeAuthentication>()}};
   }
 
   void subscribe(EventBus& bus) override {
@@ -121,7 +158,16 @@ class ProbeModule final : public Module {
     json::ObjectReader reader(body);
     std::string name = reader.required_string("name", 200);
     bool fail = reader.optional_bool("fail_after_write").value_or(false);
+    // Fails (500) the first time this token is seen by the process, then succeeds: retries.
+    std::optional<std::string> fail_once = reader.optional_string("fail_once", 100);
+    // Sleeps inside the handler: concurrent requests overlap.
+    std::int64_t sleep_ms = reader.optional_int("sleep_ms", 0, 10000).value_or(0);
     reader.finish();
+    if (fail_once) {
+      std::lock_guard lock(mutex_);
+      fail = fail || failed_once_.insert(*fail_once).second;
+    }
+    if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
     RequestContext ctx = req.context();
     ctx.tenant_id = tenant_of(req);
     std::string id = new_uuid_v7();
@@ -170,6 +216,7 @@ class ProbeModule final : public Module {
   int flaky_failures_ = 0;
   std::mutex mutex_;
   std::map<std::string, int> flaky_attempts_;
+  std::set<std::string> failed_once_;
 };
 
 }  // namespace
