@@ -18,3 +18,6 @@ target_include_directories(crm_soci SYSTEM INTERFACE ${SOCI_INCLUDE_DIR} /usr/in
 target_link_libraries(crm_soci INTERFACE
   ${SOCI_SQLITE3_LIB} ${SOCI_POSTGRESQL_LIB} ${SOCI_CORE_LIB}
   PkgConfig::SQLITE3 PkgConfig::LIBPQ ${CMAKE_DL_LIBS})
+
+# Argon2id password hashing.
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)

@@ -31,3 +31,16 @@ ${body}  };
 " @ONLY)
   target_sources(${target} PRIVATE ${out})
 endfunction()
+
+# crm_add_module(<name> SOURCES ...)
+# A module is a static library crm_<name>: its own directory is a PRIVATE include path (other
+# modules cannot even resolve its internals), it links the platform and public headers only,
+# and carries its migrations from sql/<backend>/<name>/.
+function(crm_add_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  add_library(crm_${name} STATIC ${ARG_SOURCES})
+  target_include_directories(crm_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(crm_${name} PUBLIC crm_platform PRIVATE ${ARG_LIBRARIES})
+  crm_embed_migrations(crm_${name} ${name})
+  target_precompile_headers(crm_${name} REUSE_FROM crm_platform)
+endfunction()

@@ -1,10 +1,12 @@
 #include "crm/modules.hpp"
 
+#include "crm/iam/iam_module.hpp"
+
 namespace crm {
 
 std::vector<platform::ModuleFactory> product_modules() {
-  // Adding a module is one line here.
-  return {};
+  // Start order; adding a module is one line here.
+  return {iam::iam_module_factory()};
 }
 
 }  // namespace crm

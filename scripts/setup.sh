@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsoci-dev libsqlite3-dev libpq-dev sqlite3
-  libssl-dev libfmt-dev doctest-dev libsodium-dev libcurl4-openssl-dev
+  libssl-dev libfmt-dev doctest-dev libsodium-dev libcurl4-openssl-dev zlib1g-dev
   postgresql-15 postgresql-client-15
   wrk python3 curl procps openssl iproute2
 )
@@ -25,6 +25,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Node.js and npm lint the OpenAPI document (Redocly CLI from the npm registry). The machine
+# image may bring its own Node.js; otherwise Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 # The Debian postgresql package may start a cluster of its own; tests use their own servers.
 echo "setup: dependencies present"

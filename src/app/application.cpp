@@ -5,12 +5,15 @@
 #include "crm/platform/log.hpp"
 #include "crm/platform/metrics.hpp"
 #include "crm/platform/outbox.hpp"
+#include "crm/platform/pagination.hpp"
 #include "crm/platform/router.hpp"
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
 #include "ops_routes.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include "platform/http_server.hpp"
 #include "platform/middleware.hpp"
 #include "platform/pipeline.hpp"
@@ -26,6 +29,29 @@ using namespace crm::platform;
 
 std::vector<MigrationSource> platform_migrations() { return generated::migrations_platform(); }
 
+namespace {
+
+// Demo mode needs no configuration: a signing secret is generated once and kept in the data
+// directory (readable by the owner only) so tokens survive restarts.
+std::string demo_secret(const std::string& data_dir) {
+  std::filesystem::path path = std::filesystem::path(data_dir) / "demo-secret.key";
+  std::filesystem::create_directories(path.parent_path());
+  if (std::ifstream in(path); in) {
+    std::string secret;
+    std::getline(in, secret);
+    if (secret.size() >= 32) return secret;
+  }
+  std::string secret = random_hex(32);
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << secret << "\n";
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return secret;
+}
+
+}  // namespace
+
 struct Application::Impl {
   Config config;
   MetricsRegistry metrics;
@@ -40,6 +66,7 @@ struct Application::Impl {
   std::vector<std::unique_ptr<Module>> modules;
   std::unique_ptr<OutboxDispatcher> dispatcher;
   std::unique_ptr<HttpServer> server;
+  bool routes_built = false;
   bool started = false;
   bool stopped = false;
 };
@@ -50,6 +77,8 @@ Application::Application(Config config, std::vector<ModuleFactory> factories) : 
   LogLevel level = LogLevel::info;
   parse_log_level(d.config.log_level, level);
   set_log_level(level);
+  if (d.config.jwt_secret.empty() && d.config.demo) d.config.jwt_secret = demo_secret(d.config.data_dir);
+  if (!d.config.jwt_secret.empty()) set_cursor_key("cursor:" + d.config.jwt_secret);
   d.db = open_database(d.config);
   d.uow = std::make_unique<UnitOfWorkFactory>(*d.db, d.bus);
   d.dispatcher = std::make_unique<OutboxDispatcher>(*d.db, d.bus, d.config.outbox, d.metrics);
@@ -70,6 +99,13 @@ Application::~Application() { stop(); }
 
 Database& Application::database() { return *impl_->db; }
 
+std::optional<int> Application::run_command(const std::string& name, const std::vector<std::string>& args) {
+  for (auto& m : impl_->modules) {
+    if (auto code = m->run_command(name, args)) return code;
+  }
+  return std::nullopt;
+}
+
 std::vector<MigrationSource> Application::migrations() const {
   auto all = platform_migrations();
   for (const auto& m : impl_->modules) {
@@ -84,13 +120,25 @@ int Application::migrate() {
   return migrator.apply();
 }
 
-void Application::start() {
+void Application::build_routes() {
   auto& d = *impl_;
+  if (d.routes_built) return;
+  d.routes_built = true;
   auto ops = std::make_shared<OpsDependencies>(OpsDependencies{d.config, *d.db, d.metrics, migrations(), nullptr});
   register_ops_routes(d.router, ops);
   for (auto& m : d.modules) m->register_routes(d.router);
-  for (auto& m : d.modules) m->subscribe(d.bus);
   ops->openapi = std::make_shared<const std::string>(build_openapi(d.router));
+}
+
+std::string Application::openapi_document() {
+  build_routes();
+  return build_openapi(impl_->router);
+}
+
+void Application::start() {
+  auto& d = *impl_;
+  build_routes();
+  for (auto& m : d.modules) m->subscribe(d.bus);
 
   d.pipeline.use(std::make_shared<AccessLogMiddleware>(d.metrics));
   d.pipeline.use(std::make_shared<ResponseHeadersMiddleware>(d.config.http.tls.enabled()));

@@ -6,6 +6,7 @@
 #include "crm/platform/module.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ class Application final {
   std::vector<platform::MigrationSource> migrations() const;
   /// Applies pending migrations; throws MigrationError.
   int migrate();
+  /// The OpenAPI document of every route (without serving).
+  std::string openapi_document();
   /// Starts modules, the outbox dispatcher and the HTTP server.
   void start();
   /// The bound HTTP port.
@@ -31,8 +34,11 @@ class Application final {
   void stop();
 
   platform::Database& database();
+  /// Runs a module's command; nullopt when no module has it.
+  std::optional<int> run_command(const std::string& name, const std::vector<std::string>& args);
 
  private:
+  void build_routes();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

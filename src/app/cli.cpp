@@ -11,7 +11,9 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <set>
 #include <pthread.h>
 
 namespace crm::app {
@@ -27,6 +29,10 @@ Usage:
   crm migrate [up|status] [--config FILE] [options]
   crm outbox status [--config FILE]              pending, retrying and dead deliveries
   crm outbox replay EVENT_ID [--config FILE]     re-deliver an event to every subscriber
+  crm create-superuser --email E [--name N]      a platform administrator (password from
+                                                 stdin, or generated and printed once)
+  crm seed-demo                                  the demo tenant and its users
+  crm openapi                                    print the OpenAPI 3.1 document
   crm version
   crm --help
 
@@ -83,7 +89,10 @@ Args parse_args(int argc, char** argv) {
     } else if (auto it = kFlagKeys.find(name); it != kFlagKeys.end()) {
       a.sources.flags[it->second] = value(name);
     } else if (!arg.empty() && arg[0] == '-') {
-      usage_error("unknown option " + arg);
+      static const std::set<std::string> kPlatformCommands = {"",        "serve",   "migrate", "outbox",
+                                                              "openapi", "version", "help"};
+      if (kPlatformCommands.count(a.command)) usage_error("unknown option " + arg);
+      a.positional.push_back(arg);  // a module command's own option
     } else if (a.command.empty()) {
       a.command = arg;
     } else {
@@ -193,6 +202,27 @@ int run_cli(int argc, char** argv, std::vector<ModuleFactory> modules) {
     if (args.command == "serve") return cmd_serve(args, std::move(modules));
     if (args.command == "migrate") return cmd_migrate(args, std::move(modules));
     if (args.command == "outbox") return cmd_outbox(args, std::move(modules));
+    if (args.command == "openapi") {
+      // The document needs no database: a throwaway SQLite file keeps construction cheap.
+      args.sources.flags["database.url"] = "sqlite:" + (std::filesystem::temp_directory_path() /
+                                                         ("crm-openapi-" + random_hex(6) + ".db")).string();
+      args.sources.flags["auth.jwt_secret"] = random_hex(32);
+      Config config = load_config(args.sources);
+      std::string doc;
+      {
+        Application app(config, std::move(modules));
+        doc = app.openapi_document();
+      }
+      std::filesystem::remove(config.database.url.substr(7));
+      std::cout << doc << "\n";
+      return 0;
+    }
+    {
+      Config config = load_config(args.sources);
+      Application app(config, std::move(modules));
+      app.migrate();
+      if (auto code = app.run_command(args.command, args.positional)) return *code;
+    }
     usage_error("unknown command " + args.command);
   } catch (const ConfigError& e) {
     std::cerr << "crm: " << e.what() << "\n";

@@ -154,13 +154,18 @@ std::string build_openapi(const Router& router) {
       pos = end;
     }
     if (!params.empty()) op["parameters"] = params;
-    bj::object responses = op.contains("responses") ? op["responses"].as_object() : bj::object{};
-    if (!responses.contains("default")) {
-      responses["default"] = bj::object{
-          {"description", "Error (RFC 9457 problem)"},
-          {"content", bj::object{{"application/problem+json",
-                                  bj::object{{"schema", bj::object{{"$ref", "#/components/schemas/Problem"}}}}}}}};
+    if (!op.contains("security")) {
+      op["security"] = route.options.public_route ? bj::array{} : bj::array{bj::object{{"bearer", bj::array{}}}};
     }
+    bj::object responses = op.contains("responses") ? op["responses"].as_object() : bj::object{};
+    bj::object problem_response{
+        {"description", "Error (RFC 9457 problem)"},
+        {"content", bj::object{{"application/problem+json",
+                                bj::object{{"schema", bj::object{{"$ref", "#/components/schemas/Problem"}}}}}}}};
+    bool has_4xx = false;
+    for (const auto& kv : responses) has_4xx = has_4xx || (!kv.key().empty() && kv.key()[0] == '4');
+    if (!has_4xx) responses["4XX"] = problem_response;
+    if (!responses.contains("default")) responses["default"] = problem_response;
     op["responses"] = responses;
     bj::value& item = paths[route.pattern];
     if (!item.is_object()) item = bj::object{};
@@ -180,7 +185,11 @@ std::string build_openapi(const Router& router) {
                                 {"detail", bj::object{{"type", "string"}}},
                                 {"code", bj::object{{"type", "string"}}},
                                 {"request_id", bj::object{{"type", "string"}}},
-                                {"errors", bj::object{{"type", "array"}, {"items", field_error}}}}}};
+                                {"errors", bj::object{{"type", "array"},
+                                                      {"items", bj::object{{"$ref", "#/components/schemas/FieldError"}}}}}}}};
+  bj::object schemas = router.schemas();
+  schemas["Problem"] = problem;
+  schemas["FieldError"] = field_error;
   bj::object doc{
       {"openapi", "3.1.0"},
       {"info", bj::object{{"title", "Batik CRM API"},
@@ -189,7 +198,10 @@ std::string build_openapi(const Router& router) {
                           {"license", bj::object{{"name", "Apache-2.0"}, {"identifier", "Apache-2.0"}}}}},
       {"servers", bj::array{bj::object{{"url", "/"}}}},
       {"paths", paths},
-      {"components", bj::object{{"schemas", bj::object{{"Problem", problem}, {"FieldError", field_error}}}}}};
+      {"components", bj::object{{"schemas", schemas},
+                                {"securitySchemes",
+                                 bj::object{{"bearer", bj::object{{"type", "http"}, {"scheme", "bearer"},
+                                                                   {"bearerFormat", "JWT"}}}}}}}};
   return bj::serialize(doc);
 }
 

@@ -93,6 +93,18 @@ const NodeT* find(const NodeT* node, const std::vector<std::string_view>& segs, 
 
 }  // namespace
 
+void Router::describe(HttpVerb method, std::string_view pattern, const boost::json::object& operation) {
+  for (auto& r : routes_) {
+    if (r.method == method && r.pattern == pattern) {
+      for (const auto& kv : operation) r.options.openapi[kv.key()] = kv.value();
+      return;
+    }
+  }
+  throw std::invalid_argument("describe: no route " + std::string(pattern));
+}
+
+void Router::add_schema(const std::string& name, boost::json::object schema) { schemas_[name] = std::move(schema); }
+
 Router::Match Router::match(HttpVerb method, std::string_view path) const {
   Match m;
   auto segs = segments(path);

@@ -224,6 +224,7 @@ ServerProcess::ServerProcess(const TestDatabase& db, std::map<std::string, std::
                             "CRM_RATE_LIMIT_AUTH_PER_MINUTE"}) {
     env.emplace(limit, "1000000");
   }
+  env.emplace("CRM_JWT_SECRET", "integration-test-secret-0123456789abcdef");
   std::vector<std::string> args{binary, "serve"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
 

@@ -12,6 +12,7 @@
 #include <any>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -71,6 +72,11 @@ class Module {
   virtual void subscribe(EventBus& bus) = 0;
   /// Middleware the module adds to every request (IAM: authentication).
   virtual std::vector<StagedMiddleware> middleware() { return {}; }
+  /// A command-line command the module provides (`crm create-superuser ...`), run after
+  /// migrations; nullopt when the name is not one of the module's commands.
+  virtual std::optional<int> run_command(const std::string& /*name*/, const std::vector<std::string>& /*args*/) {
+    return std::nullopt;
+  }
   /// After migrations, before serving (seed data, background workers).
   virtual void start() {}
   /// On shutdown, in reverse order.

@@ -41,10 +41,18 @@ class Router final {
   /// Every route in registration order.
   const std::deque<Route>& routes() const noexcept { return routes_; }
 
+  /// Merges OpenAPI operation fields (requestBody, responses, parameters...) into a registered
+  /// route's description; throws when the route does not exist.
+  void describe(HttpVerb method, std::string_view pattern, const boost::json::object& operation);
+  /// Named schemas for the OpenAPI document's components (`#/components/schemas/<name>`).
+  void add_schema(const std::string& name, boost::json::object schema);
+  const boost::json::object& schemas() const noexcept { return schemas_; }
+
  private:
   struct Node;
   std::deque<Route> routes_;
   std::unique_ptr<Node> root_;
+  boost::json::object schemas_;
 };
 
 }  // namespace crm::platform

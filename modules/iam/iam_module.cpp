@@ -1,0 +1,358 @@
+// The IAM module: wiring of routes, the authentication middleware, the audit log handler,
+// demo data and the platform-admin command.
+#include "iam_internal.hpp"
+
+#include "crm/platform/event_bus.hpp"
+#include "crm/platform/json.hpp"
+#include "crm/platform/log.hpp"
+#include "crm/platform/router.hpp"
+#include "password.hpp"
+#include "secrets.hpp"
+
+#include <soci/soci.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+namespace crm::generated {
+std::vector<crm::platform::MigrationSource> migrations_iam();
+}
+
+namespace crm::iam {
+
+using namespace crm::platform;
+
+namespace {
+
+constexpr const char* kDemoTenantSlug = "kilang-desa-murni-batik";
+constexpr const char* kDemoPassword = "demo-password-2026";
+
+bool mutating(HttpVerb v) { return v != HttpVerb::get && v != HttpVerb::head && v != HttpVerb::options; }
+
+/// Resolves the principal from `Authorization: Bearer <jwt>`; 401 for a missing, malformed,
+/// expired, revoked or foreign token on a non-public route. Denied mutating requests are
+/// written to the audit log (and nowhere else).
+class AuthenticationMiddleware final : public Middleware {
+ public:
+  explicit AuthenticationMiddleware(IamContext& iam) : iam_(iam) {}
+
+  HttpResponse handle(Request& request, const Next& next) override {
+    if (request.pending_error()) return next(request);
+    bool public_route = request.route() && request.route()->options.public_route;
+    try {
+      authenticate(request, public_route);
+      return next(request);
+    } catch (const Error& e) {
+      if (mutating(request.method()) &&
+          (e.kind() == ErrorKind::unauthorized || e.kind() == ErrorKind::forbidden || e.kind() == ErrorKind::not_found)) {
+        record_denied(request, http_status(e.kind()));
+      }
+      throw;
+    }
+  }
+
+ private:
+  void authenticate(Request& request, bool public_route) {
+    std::string_view header = request.header("Authorization");
+    if (header.empty()) {
+      if (!public_route) throw Error::unauthorized("Authentication is required: send Authorization: Bearer <token>.");
+      return;
+    }
+    auto invalid = [&] {
+      if (public_route) return;
+      throw Error(ErrorKind::unauthorized, "invalid_token", "The access token is invalid, expired or revoked.");
+    };
+    if (header.size() < 8 || !std::equal(header.begin(), header.begin() + 7, "bearer ", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return invalid();
+    }
+    std::string_view token = header.substr(7);
+    auto claims = iam_.jwt->verify(token, now_ms() / 1000);
+    if (!claims) return invalid();
+    {
+      auto lease = iam_.db.acquire();
+      long long revoked = 0;
+      soci::indicator ind = soci::i_null;
+      int denied = 0;
+      *lease << "SELECT (SELECT revoked_at FROM iam_sessions WHERE id = :s),"
+                " (SELECT COUNT(*) FROM iam_revoked_tokens WHERE jti = :j)",
+          soci::use(claims->session_id), soci::use(claims->jti), soci::into(revoked, ind), soci::into(denied);
+      if (ind == soci::i_ok || denied > 0) return invalid();
+    }
+    Access access = iam_.resolve_access(claims->tenant_id, claims->subject);
+    if (!access.active) return invalid();
+    auto& ctx = request.context();
+    ctx.tenant_id = claims->tenant_id;
+    ctx.actor_id = claims->subject;
+    auto& p = ctx.principal;
+    p.authenticated = true;
+    p.user_id = claims->subject;
+    p.tenant_id = claims->tenant_id;
+    p.session_id = claims->session_id;
+    p.token_id = claims->jti;
+    p.token_expires_at = claims->expires_at * 1000;
+    p.platform_admin = access.platform_admin;
+    p.roles = access.roles;
+    p.permissions = access.permissions;
+  }
+
+  void record_denied(const Request& request, int status) {
+    try {
+      auto lease = iam_.db.acquire();
+      const auto& ctx = request.context();
+      std::string id = new_uuid_v7(), action = "access.denied", entity = "http";
+      std::string route(request.route_pattern());
+      std::string changes = json::dump(bj::object{
+          {"method", std::string(boost::beast::http::to_string(request.method()))},
+          {"path", std::string(request.path())},
+          {"status", status}});
+      std::string outcome = "denied";
+      long long at = now_ms();
+      soci::indicator t_ind = ctx.tenant_id.empty() ? soci::i_null : soci::i_ok;
+      soci::indicator a_ind = ctx.actor_id.empty() ? soci::i_null : soci::i_ok;
+      *lease << "INSERT INTO iam_audit_log (id, tenant_id, occurred_at, actor_id, action, entity_type, entity_id,"
+                " changes, outcome, ip, user_agent, request_id) VALUES (:id, :t, :at, :a, :act, :et, :eid, :c, :o,"
+                " :ip, :ua, :r)",
+          soci::use(id), soci::use(ctx.tenant_id, t_ind), soci::use(at), soci::use(ctx.actor_id, a_ind),
+          soci::use(action), soci::use(entity), soci::use(route), soci::use(changes), soci::use(outcome),
+          soci::use(ctx.remote_ip), soci::use(ctx.user_agent), soci::use(ctx.request_id);
+    } catch (const std::exception& e) {
+      log_warn("could not record a denied request in the audit log", {{"error", e.what()}});
+    }
+  }
+
+  IamContext& iam_;
+};
+
+/// The audit log entry of any event, written inside the transaction that published it.
+void write_audit(UnitOfWork& uow, const EventEnvelope& e) {
+  const auto& ctx = uow.context();
+  bj::object changes;
+  if (const auto* c = e.payload.if_contains("changes"); c && c->is_object()) changes = c->get_object();
+  for (const char* field : {"reason", "status", "roles", "email", "name", "plan", "permissions"}) {
+    if (const auto* v = e.payload.if_contains(field); v && !changes.contains(field)) changes[field] = *v;
+  }
+  std::string id = new_uuid_v7(), body = json::dump(changes), outcome = "success";
+  if (e.type == events::kLoginFailed || e.type == events::kLockedOut) outcome = "failure";
+  long long at = e.occurred_at;
+  soci::indicator t_ind = e.tenant_id.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator a_ind = e.actor_id.empty() ? soci::i_null : soci::i_ok;
+  uow.sql() << "INSERT INTO iam_audit_log (id, tenant_id, occurred_at, actor_id, action, entity_type, entity_id,"
+               " changes, outcome, ip, user_agent, request_id, event_id) VALUES (:id, :t, :at, :a, :act, :et, :eid,"
+               " :c, :o, :ip, :ua, :r, :e)",
+      soci::use(id), soci::use(e.tenant_id, t_ind), soci::use(at), soci::use(e.actor_id, a_ind), soci::use(e.type),
+      soci::use(e.aggregate_type), soci::use(e.aggregate_id), soci::use(body), soci::use(outcome),
+      soci::use(ctx.remote_ip), soci::use(ctx.user_agent), soci::use(ctx.request_id), soci::use(e.id);
+}
+
+class IamModuleImpl final : public Module, public IamDirectory {
+ public:
+  explicit IamModuleImpl(ModuleContext& ctx)
+      : ctx_(ctx), iam_{ctx.config, ctx.db, ctx.uow, nullptr, {}, {}} {
+    if (ctx.config.demo) iam_.mail_sink_path = (std::filesystem::path(ctx.config.data_dir) / "mail-sink.log").string();
+  }
+
+  std::string_view name() const override { return "iam"; }
+  std::vector<MigrationSource> migrations() const override { return generated::migrations_iam(); }
+
+  void register_routes(Router& router) override {
+    // Serving needs the signing secret; other commands (migrate, outbox) do not.
+    if (ctx_.config.jwt_secret.size() < 32) {
+      throw ConfigError("invalid configuration: auth.jwt_secret (CRM_JWT_SECRET): required, at least 32 bytes");
+    }
+    iam_.jwt = std::make_unique<JwtSigner>(ctx_.config.jwt_secret, "batik-crm", "batik-crm-api");
+    register_auth_routes(router, iam_);
+    register_admin_routes(router, iam_);
+    register_tenancy_routes(router, iam_);
+    describe_iam_api(router);
+  }
+
+  void subscribe(EventBus& bus) override {
+    // The audit log of every module: one synchronous handler, in each mutation's transaction.
+    bus.subscribe_sync("iam.audit_log", {"*"}, [](UnitOfWork& uow, const EventEnvelope& e) { write_audit(uow, e); });
+    if (!iam_.mail_sink_path.empty()) {
+      bus.subscribe_async("iam.demo_mail_sink",
+                          {events::kUserRegistered, events::kUserInvited, events::kUserPasswordResetRequested},
+                          [this](UnitOfWork&, const EventEnvelope& e) { write_mail_sink(e); });
+    }
+  }
+
+  std::vector<StagedMiddleware> middleware() override {
+    return {StagedMiddleware{MiddlewareStage::authenticate, std::make_shared<AuthenticationMiddleware>(iam_)}};
+  }
+
+  std::optional<int> run_command(const std::string& name, const std::vector<std::string>& args) override {
+    if (name == "create-superuser") return create_superuser(args);
+    if (name == "audit" && !args.empty() && args[0] == "archive") return archive_audit_log(iam_, args);
+    if (name == "seed-demo") {
+      seed_demo();
+      return 0;
+    }
+    return std::nullopt;
+  }
+
+  void start() override {
+    ctx_.services.provide<IamDirectory>(std::shared_ptr<IamDirectory>(this, [](IamDirectory*) {}));
+    if (ctx_.config.demo) seed_demo();
+  }
+
+  std::optional<TenantInfo> tenant(const std::string& tenant_id) const override {
+    auto lease = ctx_.db.acquire();
+    auto t = store::tenant_by_id(*lease, tenant_id);
+    if (!t) return std::nullopt;
+    auto setting = [&](const char* key, const char* fallback) {
+      const auto* v = t->settings.if_contains(key);
+      return v && v->is_string() ? std::string(v->get_string()) : std::string(fallback);
+    };
+    return TenantInfo{t->id, t->slug, t->name, t->status, t->plan, setting("currency", "USD"),
+                      setting("timezone", "UTC"), setting("locale", "en")};
+  }
+
+  std::optional<UserInfo> member(const std::string& tenant_id, const std::string& user_id) const override {
+    auto lease = ctx_.db.acquire();
+    auto m = store::member(*lease, tenant_id, user_id);
+    if (!m || m->status != "active") return std::nullopt;
+    return UserInfo{m->user.id, m->user.email, m->user.name};
+  }
+
+ private:
+  void write_mail_sink(const EventEnvelope& e) {
+    std::ofstream out(iam_.mail_sink_path, std::ios::app);
+    bj::object mail{{"at", format_rfc3339(e.occurred_at)}, {"type", e.type}, {"to", e.payload.contains("email")
+                                                                                       ? e.payload.at("email")
+                                                                                       : bj::value(nullptr)}};
+    for (const char* k : {"verification_token", "invitation_token", "reset_token", "link"}) {
+      if (const auto* v = e.payload.if_contains(k)) mail[k] = *v;
+    }
+    out << json::dump(mail) << "\n";
+  }
+
+  int create_superuser(const std::vector<std::string>& args) {
+    std::string email, name = "Platform Administrator";
+    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--email") email = args[i + 1];
+      if (args[i] == "--name") name = args[i + 1];
+    }
+    std::string normalized = normalize_email(email);
+    if (normalized.empty()) {
+      std::cerr << "crm: create-superuser needs --email with a valid address\n";
+      return 2;
+    }
+    std::string password;
+    bool generated = false;
+    if (!isatty(0)) std::getline(std::cin, password);
+    if (password.empty()) {
+      password = random_token(18);
+      generated = true;
+    }
+    if (auto problems = check_password_policy(password, normalized); !problems.empty()) {
+      std::cerr << "crm: password rejected: " << problems.front().message << "\n";
+      return 2;
+    }
+    std::string hash = gated_hash_password(password);
+    RequestContext ctx;
+    ctx.request_id = new_uuid_v7();
+    iam_.uow.run(ctx, [&](UnitOfWork& uow) {
+      auto existing = store::user_by_email(uow.sql(), normalized);
+      auto now = now_ms();
+      UserRow u;
+      if (existing) {
+        u = *existing;
+        u.platform_admin = true;
+        u.updated_at = now;
+        store::update_user(uow.sql(), u);
+        store::set_password(uow.sql(), u.id, hash, now);
+      } else {
+        u.id = new_uuid_v7();
+        u.email = email;
+        u.name = name;
+        u.password_hash = hash;
+        u.email_verified = true;
+        u.platform_admin = true;
+        u.created_at = u.updated_at = now;
+        store::insert_user(uow.sql(), u);
+      }
+      publish(uow, events::kUserUpdated, "user", u.id, bj::object{{"changes", bj::object{{"platform_admin",
+                                                                                           bj::object{{"old", false}, {"new", true}}}}}});
+    });
+    std::cout << "platform administrator " << normalized << " is ready";
+    if (generated) std::cout << "; password (shown once): " << password;
+    std::cout << "\n";
+    return 0;
+  }
+
+  void seed_demo() {
+    struct DemoUser {
+      const char* role;
+      const char* email;
+      const char* name;
+    };
+    static const DemoUser kUsers[] = {
+        {"owner", "owner@demo.test", "Siti Aminah (owner)"},     {"admin", "admin@demo.test", "Hafiz Rahman (admin)"},
+        {"manager", "manager@demo.test", "Nurul Huda (manager)"}, {"sales", "sales@demo.test", "Aiman Zulkifli (sales)"},
+        {"marketing", "marketing@demo.test", "Mei Ling (marketing)"}, {"viewer", "viewer@demo.test", "Ravi Kumar (viewer)"},
+    };
+    bool exists = false;
+    {
+      auto lease = ctx_.db.acquire();
+      exists = store::tenant_by_slug(*lease, kDemoTenantSlug).has_value();
+    }
+    if (!exists) {
+      std::string hash = gated_hash_password(kDemoPassword);  // one hash: the demo users share a password
+      RequestContext ctx;
+      ctx.request_id = new_uuid_v7();
+      ctx.correlation_id = ctx.request_id;
+      TenantRow t;
+      t.id = new_uuid_v7();
+      ctx.tenant_id = t.id;
+      iam_.uow.run(ctx, [&](UnitOfWork& uow) {
+        auto now = now_ms();
+        t.slug = kDemoTenantSlug;
+        t.name = "Kilang Desa Murni Batik";
+        t.status = "active";
+        t.plan = "pro";
+        t.settings = bj::object{{"currency", "MYR"}, {"timezone", "Asia/Kuala_Lumpur"}, {"locale", "en-MY"},
+                                {"locales", bj::array{"en", "ms"}}, {"country", "MY"},
+                                {"require_verified_email", false}};
+        t.created_at = t.updated_at = now;
+        store::insert_tenant(uow.sql(), t);
+        create_system_roles(uow, t.id);
+        publish(uow, events::kTenantCreated, "tenant", t.id, bj::object{{"slug", t.slug}, {"name", t.name}});
+        for (const auto& du : kUsers) {
+          UserRow u;
+          u.id = new_uuid_v7();
+          u.email = du.email;
+          u.name = du.name;
+          u.password_hash = hash;
+          u.email_verified = true;
+          u.last_tenant_id = t.id;
+          u.created_at = u.updated_at = now;
+          store::insert_user(uow.sql(), u);
+          store::insert_membership(uow.sql(), t.id, u.id, "active", "", now);
+          auto role = store::role_by_name(uow.sql(), t.id, du.role);
+          store::add_member_role(uow.sql(), t.id, u.id, role->id);
+          publish(uow, events::kUserJoined, "user", u.id, bj::object{{"email", u.email}, {"roles", bj::array{du.role}}});
+        }
+      });
+    }
+    for (const auto& du : kUsers) {
+      log_info("demo login", {{"tenant", kDemoTenantSlug}, {"role", du.role}, {"email", du.email},
+                              {"password", kDemoPassword}});
+    }
+  }
+
+  ModuleContext ctx_;
+  IamContext iam_;
+};
+
+}  // namespace
+
+ModuleFactory iam_module_factory() {
+  return ModuleFactory{"iam", [](ModuleContext& ctx) { return std::make_unique<IamModuleImpl>(ctx); }};
+}
+
+}  // namespace crm::iam

@@ -1,0 +1,278 @@
+// Tenant lifecycle: platform administrators create, edit and delete tenants; owners export
+// their data and close their tenant; old audit entries are archived.
+#include "iam_internal.hpp"
+
+#include "crm/platform/authorization.hpp"
+#include "crm/platform/json.hpp"
+#include "crm/platform/router.hpp"
+#include "secrets.hpp"
+
+#include <soci/soci.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+
+namespace crm::iam {
+
+using namespace crm::platform;
+
+namespace {
+
+constexpr std::int64_t kDeletionGraceMs = 30LL * 86400 * 1000;
+constexpr std::int64_t kInviteValidMs = 7LL * 86400 * 1000;
+
+RouteOptions route(const char* tag, const char* summary) {
+  RouteOptions o;
+  o.tag = tag;
+  o.openapi = {{"summary", summary}};
+  return o;
+}
+
+void require_platform_admin(const Request& req) {
+  require_authenticated(req.context());
+  if (!req.context().principal.platform_admin) throw Error::forbidden("Platform administrators only.");
+}
+
+bool is_owner(const RequestContext& ctx) {
+  return std::find(ctx.principal.roles.begin(), ctx.principal.roles.end(), "owner") != ctx.principal.roles.end();
+}
+
+}  // namespace
+
+void register_tenancy_routes(Router& router, IamContext& iam) {
+  router.post("/api/v1/tenants", [&iam](Request& req) {
+    require_platform_admin(req);
+    auto body = req.json();
+    json::ObjectReader r(body);
+    std::string name = r.required_string("name", 200);
+    std::string slug = r.optional_string("slug", 63).value_or(slugify(name));
+    std::string plan = r.optional_string("plan", 20).value_or("free");
+    std::string status = r.optional_string("status", 20).value_or("trial");
+    auto owner_email = r.optional_string("owner_email", 254);
+    if (!valid_slug(slug)) r.add_error("slug", "invalid", "Use 3-63 lower-case letters, digits and single hyphens.");
+    if (!valid_plan(plan)) r.add_error("plan", "invalid", "Must be free, starter, pro or enterprise.");
+    if (!valid_tenant_status(status)) r.add_error("status", "invalid", "Must be trial, active, suspended or cancelled.");
+    if (owner_email && normalize_email(*owner_email).empty()) r.add_error("owner_email", "invalid", "Is not a valid email address.");
+    r.finish();
+    TenantRow t;
+    t.id = new_uuid_v7();
+    RequestContext ctx = req.context();
+    ctx.tenant_id = t.id;
+    auto created = iam.uow.run(ctx, [&](UnitOfWork& uow) {
+      auto& sql = uow.sql();
+      if (store::tenant_by_slug(sql, slug)) throw Error::conflict("slug_taken", "That tenant slug is taken.");
+      auto now = now_ms();
+      t.slug = slug;
+      t.name = name;
+      t.status = status;
+      t.plan = plan;
+      t.settings = bj::object{{"currency", "USD"}, {"timezone", "UTC"}, {"locale", "en"}, {"require_verified_email", false}};
+      t.created_at = t.updated_at = now;
+      store::insert_tenant(sql, t);
+      auto owner = create_system_roles(uow, t.id);
+      publish(uow, events::kTenantCreated, "tenant", t.id, bj::object{{"slug", slug}, {"name", name}, {"plan", plan},
+                                                                      {"status", status}});
+      if (owner_email) {
+        auto user = store::user_by_email(sql, normalize_email(*owner_email));
+        if (!user) {
+          UserRow u;
+          u.id = new_uuid_v7();
+          u.email = *owner_email;
+          u.name = owner_email->substr(0, owner_email->find('@'));
+          u.created_at = u.updated_at = now;
+          store::insert_user(sql, u);
+          user = u;
+        }
+        store::insert_membership(sql, t.id, user->id, "invited", req.context().actor_id, now);
+        store::add_member_role(sql, t.id, user->id, owner.id);
+        std::string token = create_one_time_token(uow, "invitation", user->id, t.id, kInviteValidMs);
+        publish(uow, events::kUserInvited, "user", user->id,
+                bj::object{{"email", user->email}, {"tenant_id", t.id}, {"tenant_name", name},
+                           {"roles", bj::array{"owner"}}, {"invitation_token", token},
+                           {"link", "/accept-invitation?token=" + token}});
+      }
+      return *store::tenant_by_id(sql, t.id);
+    });
+    return created_response(created.to_json(), "/api/v1/tenants/" + created.id);
+  }, route("platform", "Create a tenant (optionally inviting its owner)"));
+
+  router.put("/api/v1/tenants/{id}", [&iam](Request& req) {
+    require_platform_admin(req);
+    auto body = req.json();
+    json::ObjectReader r(body);
+    std::string name = r.required_string("name", 200);
+    r.finish();
+    RequestContext ctx = req.context();
+    ctx.tenant_id = req.path_param("id");
+    auto t = iam.uow.run(ctx, [&](UnitOfWork& uow) {
+      auto t = store::tenant_by_id(uow.sql(), ctx.tenant_id);
+      if (!t) throw Error::not_found("No such tenant.");
+      std::string old = t->name;
+      t->name = name;
+      t->updated_at = now_ms();
+      store::update_tenant(uow.sql(), *t);
+      publish(uow, events::kTenantUpdated, "tenant", t->id,
+              bj::object{{"changes", bj::object{{"name", bj::object{{"old", old}, {"new", name}}}}}});
+      return *store::tenant_by_id(uow.sql(), t->id);
+    });
+    return json_response(200, t.to_json());
+  }, route("platform", "Rename a tenant"));
+
+  // Closing a tenant: cancelled at once (nobody can sign in), data removed after the grace period.
+  auto close_tenant = [&iam](const RequestContext& base, const std::string& tenant_id, const std::string& reason) {
+    RequestContext ctx = base;
+    ctx.tenant_id = tenant_id;
+    iam.uow.run(ctx, [&](UnitOfWork& uow) {
+      auto t = store::tenant_by_id(uow.sql(), tenant_id);
+      if (!t) throw Error::not_found("No such tenant.");
+      auto now = now_ms();
+      std::string old = t->status;
+      t->status = "cancelled";
+      t->settings["deletion_requested_at"] = format_rfc3339(now);
+      t->settings["deletion_due_at"] = format_rfc3339(now + kDeletionGraceMs);
+      t->updated_at = now;
+      store::update_tenant(uow.sql(), *t);
+      publish(uow, events::kTenantStatusChanged, "tenant", tenant_id,
+              bj::object{{"reason", reason},
+                         {"changes", bj::object{{"status", bj::object{{"old", old}, {"new", "cancelled"}}}}}});
+    });
+    iam.access_cache.invalidate_tenant(tenant_id);
+  };
+
+  router.del("/api/v1/tenants/{id}", [close_tenant](Request& req) {
+    require_platform_admin(req);
+    close_tenant(req.context(), req.path_param("id"), "deleted_by_platform_admin");
+    return no_content_response();
+  }, route("platform", "Delete a tenant (cancelled now, data removed after 30 days)"));
+
+  router.del("/api/v1/tenant", [close_tenant, &iam](Request& req) {
+    const auto& ctx = req.context();
+    require_permission(ctx, "tenant:delete");
+    if (!is_owner(ctx)) throw Error::forbidden("Only an owner can delete the tenant.");
+    auto body = req.json();
+    json::ObjectReader r(body);
+    std::string confirm = r.required_string("confirm", 100);
+    r.finish();
+    {
+      auto lease = iam.db.acquire();
+      auto t = store::tenant_by_id(*lease, ctx.tenant_id);
+      if (!t) throw Error::not_found();
+      if (confirm != t->slug) throw Error::validation("confirm", "mismatch", "Type the tenant's slug to confirm.");
+    }
+    close_tenant(ctx, ctx.tenant_id, "deleted_by_owner");
+    return json_response(202, bj::object{{"status", "cancelled"}, {"deletion_grace_days", 30}});
+  }, [] {
+    auto o = route("tenant", "Delete the tenant (owner; body {\"confirm\": slug}); removed after 30 days");
+    o.content_types = {"application/json"};
+    return o;
+  }());
+
+  router.get("/api/v1/tenant/export", [&iam](Request& req) {
+    const auto& ctx = req.context();
+    require_authenticated(ctx);
+    if (!is_owner(ctx)) throw Error::forbidden("Only an owner can export the tenant.");
+    // JSON lines, one record each: {"type": ..., "data": {...}}. Password hashes and token
+    // hashes are never exported.
+    std::string out;
+    auto line = [&out](const char* type, bj::object data) {
+      out += json::dump(bj::object{{"type", type}, {"data", std::move(data)}});
+      out += '\n';
+    };
+    auto lease = iam.db.acquire();
+    auto& sql = *lease;
+    auto t = store::tenant_by_id(sql, ctx.tenant_id);
+    if (!t) throw Error::not_found();
+    line("tenant", t->to_json());
+    for (const auto& role : store::roles(sql, ctx.tenant_id)) line("role", role.to_json());
+    std::string after;
+    while (true) {
+      auto page = store::members(sql, ctx.tenant_id, 500, after, std::nullopt);
+      for (const auto& m : page) line("member", m.to_json());
+      if (page.size() < 500) break;
+      after = page.back().user.id;
+    }
+    long long seq = 0, at = 0;
+    std::string id, action, etype, eid, changes, outcome;
+    soci::indicator eid_ind;
+    soci::statement st = (sql.prepare << "SELECT seq, id, occurred_at, action, entity_type, entity_id, changes, outcome"
+                                         " FROM iam_audit_log WHERE tenant_id = :t ORDER BY seq",
+                          soci::use(ctx.tenant_id), soci::into(seq), soci::into(id), soci::into(at), soci::into(action),
+                          soci::into(etype), soci::into(eid, eid_ind), soci::into(changes), soci::into(outcome));
+    st.execute();
+    while (st.fetch()) {
+      line("audit_entry", bj::object{{"id", id}, {"occurred_at", format_rfc3339(at)}, {"action", action},
+                                     {"entity_type", etype},
+                                     {"entity_id", eid_ind == soci::i_ok ? bj::value(eid) : bj::value(nullptr)},
+                                     {"changes", json::parse_relaxed(changes)}, {"outcome", outcome}});
+    }
+    auto res = text_response(200, std::move(out), "application/x-ndjson");
+    res.set("Content-Disposition", "attachment; filename=\"" + t->slug + "-export.jsonl\"");
+    return res;
+  }, route("tenant", "Export the tenant's data as JSON lines (owner)"));
+}
+
+int archive_audit_log(IamContext& iam, const std::vector<std::string>& args) {
+  std::string before;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--before") before = args[i + 1];
+  std::optional<TimestampMs> cutoff;
+  if (before.size() == 10) cutoff = parse_rfc3339(before + "T00:00:00Z");
+  if (!cutoff) cutoff = parse_rfc3339(before);
+  if (!cutoff) {
+    std::cerr << "crm: audit archive needs --before YYYY-MM-DD (or an RFC 3339 time)\n";
+    return 2;
+  }
+  std::filesystem::path dir = std::filesystem::path(iam.config.data_dir) / "audit-archive";
+  std::filesystem::create_directories(dir);
+  std::filesystem::path file = dir / ("audit-before-" + before.substr(0, 10) + "-" + random_hex(4) + ".jsonl.gz");
+  gzFile gz = gzopen(file.c_str(), "wb9");
+  if (!gz) {
+    std::cerr << "crm: cannot write " << file << "\n";
+    return 1;
+  }
+  long long count = 0, limit = *cutoff, max_seq = 0;
+  {
+    auto lease = iam.db.acquire();
+    long long seq = 0, at = 0;
+    std::string id, tenant, actor, action, etype, eid, changes, outcome, ip, ua, rid;
+    soci::indicator t_ind, a_ind, e_ind, ip_ind, ua_ind, r_ind;
+    soci::statement st = (lease->prepare << "SELECT seq, id, tenant_id, occurred_at, actor_id, action, entity_type,"
+                                            " entity_id, changes, outcome, ip, user_agent, request_id FROM iam_audit_log"
+                                            " WHERE occurred_at < :c ORDER BY seq",
+                          soci::use(limit), soci::into(seq), soci::into(id), soci::into(tenant, t_ind), soci::into(at),
+                          soci::into(actor, a_ind), soci::into(action), soci::into(etype), soci::into(eid, e_ind),
+                          soci::into(changes), soci::into(outcome), soci::into(ip, ip_ind), soci::into(ua, ua_ind),
+                          soci::into(rid, r_ind));
+    st.execute();
+    auto opt = [](soci::indicator ind, const std::string& v) { return ind == soci::i_ok ? bj::value(v) : bj::value(nullptr); };
+    while (st.fetch()) {
+      std::string text = json::dump(bj::object{
+          {"id", id}, {"tenant_id", opt(t_ind, tenant)}, {"occurred_at", format_rfc3339(at)},
+          {"actor_id", opt(a_ind, actor)}, {"action", action}, {"entity_type", etype}, {"entity_id", opt(e_ind, eid)},
+          {"changes", json::parse_relaxed(changes)}, {"outcome", outcome}, {"ip", opt(ip_ind, ip)},
+          {"user_agent", opt(ua_ind, ua)}, {"request_id", opt(r_ind, rid)}}) + "\n";
+      gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+      ++count;
+      max_seq = std::max(max_seq, seq);
+    }
+  }
+  if (gzclose(gz) != Z_OK) {
+    std::cerr << "crm: writing the archive failed; nothing was removed\n";
+    return 1;
+  }
+  // Remove exactly what was written (entries up to the last archived one).
+  if (count > 0) {
+    auto lease = iam.db.acquire();
+    *lease << "DELETE FROM iam_audit_log WHERE occurred_at < :c AND seq <= :s", soci::use(limit), soci::use(max_seq);
+  } else {
+    std::filesystem::remove(file);
+  }
+  std::cout << "archived " << count << " audit entr" << (count == 1 ? "y" : "ies");
+  if (count > 0) std::cout << " to " << file.string();
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace crm::iam
