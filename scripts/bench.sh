@@ -220,7 +220,17 @@ if grep -q 'Non-2xx' "$work/wrk-logins.txt"; then
 fi
 stop_server
 
-# 4. The figures beside their targets.
+# 4. Argon2id at the parameters sign-in uses (one thread, nothing else running).
+argon_hash_ms="n/a" argon_verify_ms="n/a" argon_params=""
+if [ -x "$build_dir/crm_password_bench" ]; then
+  "$build_dir/crm_password_bench" 20 >"$work/argon.txt"
+  sed 's/^/    /' "$work/argon.txt" >&2
+  argon_hash_ms="$(awk '$1 == "hash_median_ms" { print $2 }' "$work/argon.txt")"
+  argon_verify_ms="$(awk '$1 == "verify_median_ms" { print $2 }' "$work/argon.txt")"
+  argon_params="$(awk '$1 == "parameters" { print $2 }' "$work/argon.txt")"
+fi
+
+# 5. The figures beside their targets.
 verdict() { # verdict VALUE OP TARGET
   if [ "$1" = invalid ] || [ -z "$1" ]; then
     echo "n/a"
@@ -255,3 +265,6 @@ row "GET /auth/me p99 latency" "$me_p99" "ms" "<" 5
 row "sign-ins (16 concurrent)" "$logins_rps" "req/s"
 row "sign-in mean latency" "$login_avg" "ms"
 row "GET /healthz p99 during sign-ins" "$healthz_login_p99" "ms" "<" 10
+row "Argon2id hash (median of 20)" "$argon_hash_ms" "ms"
+row "Argon2id verify (median of 20)" "$argon_verify_ms" "ms"
+[ -z "$argon_params" ] || echo "Argon2id parameters: $argon_params"

@@ -322,6 +322,36 @@ void AccessCache::invalidate_tenant(const std::string& tenant_id) {
   }
 }
 
+bool RevocationCache::known_live(const std::string& jti, TimestampMs now) {
+  auto current = generation();
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(jti);
+  return it != entries_.end() && it->second.first == current && now - it->second.second < kTrustMs;
+}
+
+void RevocationCache::remember_live(const std::string& jti, std::uint64_t generation, TimestampMs now) {
+  std::lock_guard lock(mutex_);
+  if (entries_.size() > 100000) entries_.clear();
+  entries_[jti] = {generation, now};
+}
+
+std::shared_ptr<const ProfileCache::Profile> ProfileCache::get(const std::string& user_id, TimestampMs now) {
+  auto current = generation();
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(user_id);
+  if (it == entries_.end() || it->second.generation != current || now - it->second.loaded_at >= kPermissionCacheMs) {
+    return nullptr;
+  }
+  return it->second.profile;
+}
+
+void ProfileCache::put(const std::string& user_id, std::shared_ptr<const Profile> profile, std::uint64_t generation,
+                       TimestampMs now) {
+  std::lock_guard lock(mutex_);
+  if (entries_.size() > 100000) entries_.clear();
+  entries_[user_id] = Entry{std::move(profile), generation, now};
+}
+
 Access IamContext::resolve_access(const std::string& tenant_id, const std::string& user_id) {
   auto now = platform::now_ms();
   if (auto cached = access_cache.get(tenant_id, user_id, now)) return *cached;

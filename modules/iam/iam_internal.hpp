@@ -12,12 +12,14 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "jwt.hpp"
@@ -167,6 +169,51 @@ class AccessCache final {
   std::map<std::pair<std::string, std::string>, std::pair<Access, TimestampMs>> entries_;
 };
 
+/// Which access tokens were recently found not revoked (session live, `jti` not denylisted),
+/// so that authentication need not read the database on every request. An entry is trusted
+/// for at most a second (revocations by another process take effect within it) and not at all
+/// once a revocation has committed in this process (`bump`, on every session.revoked).
+class RevocationCache final {
+ public:
+  static constexpr TimestampMs kTrustMs = 1000;
+  /// The revocation generation; read it before checking the database.
+  std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+  bool known_live(const std::string& jti, TimestampMs now);
+  void remember_live(const std::string& jti, std::uint64_t generation, TimestampMs now);
+  void bump() noexcept { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
+ private:
+  std::atomic<std::uint64_t> generation_{0};
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::pair<std::uint64_t, TimestampMs>> entries_;
+};
+
+/// The signed-in user's identity and tenants as GET /auth/me shows them, kept for at most
+/// kPermissionCacheMs (changes made by another process show within it, like permissions) and
+/// dropped as soon as any tenant, user or role change commits in this process.
+class ProfileCache final {
+ public:
+  struct Profile {
+    UserRow user;
+    std::vector<store::UserTenant> tenants;
+  };
+  std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+  std::shared_ptr<const Profile> get(const std::string& user_id, TimestampMs now);
+  void put(const std::string& user_id, std::shared_ptr<const Profile> profile, std::uint64_t generation,
+           TimestampMs now);
+  void bump() noexcept { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const Profile> profile;
+    std::uint64_t generation;
+    TimestampMs loaded_at;
+  };
+  std::atomic<std::uint64_t> generation_{0};
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 /// Shared state of the module.
 struct IamContext {
   const platform::Config& config;
@@ -174,6 +221,8 @@ struct IamContext {
   platform::UnitOfWorkFactory& uow;
   std::unique_ptr<JwtSigner> jwt;
   AccessCache access_cache;
+  RevocationCache revocations;
+  ProfileCache profiles;
   std::string mail_sink_path;  // demo mode: one-time links are written here
 
   Access resolve_access(const std::string& tenant_id, const std::string& user_id);

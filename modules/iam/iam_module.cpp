@@ -73,7 +73,9 @@ class AuthenticationMiddleware final : public Middleware {
     std::string_view token = header.substr(7);
     auto claims = iam_.jwt->verify(token, now_ms() / 1000);
     if (!claims) return invalid();
-    {
+    auto now = now_ms();
+    if (!iam_.revocations.known_live(claims->jti, now)) {
+      auto generation = iam_.revocations.generation();
       auto lease = iam_.db.acquire();
       long long revoked = 0;
       soci::indicator ind = soci::i_null;
@@ -82,6 +84,7 @@ class AuthenticationMiddleware final : public Middleware {
                 " (SELECT COUNT(*) FROM iam_revoked_tokens WHERE jti = :j)",
           soci::use(claims->session_id), soci::use(claims->jti), soci::into(revoked, ind), soci::into(denied);
       if (ind == soci::i_ok || denied > 0) return invalid();
+      iam_.revocations.remember_live(claims->jti, generation, now);
     }
     Access access = iam_.resolve_access(claims->tenant_id, claims->subject);
     if (!access.active) return invalid();
@@ -174,6 +177,17 @@ class IamModuleImpl final : public Module, public IamDirectory {
   void subscribe(EventBus& bus) override {
     // The audit log of every module: one synchronous handler, in each mutation's transaction.
     bus.subscribe_sync("iam.audit_log", {"*"}, [](UnitOfWork& uow, const EventEnvelope& e) { write_audit(uow, e); });
+    // Authentication trusts its record of live tokens until a revocation commits here.
+    bus.subscribe_sync("iam.revocations", {events::kSessionRevoked}, [this](UnitOfWork& uow, const EventEnvelope&) {
+      uow.after_commit([this] { iam_.revocations.bump(); });
+    });
+    // Cached profiles are dropped by any committed tenant, user or role change.
+    bus.subscribe_sync("iam.profiles", {"*"}, [this](UnitOfWork& uow, const EventEnvelope& e) {
+      std::string_view type = e.type;
+      if (type.starts_with("tenant.") || type.starts_with("user.") || type.starts_with("role.")) {
+        uow.after_commit([this] { iam_.profiles.bump(); });
+      }
+    });
     if (!iam_.mail_sink_path.empty()) {
       bus.subscribe_async("iam.demo_mail_sink",
                           {events::kUserRegistered, events::kUserInvited, events::kUserPasswordResetRequested},

@@ -324,13 +324,22 @@ void register_auth_routes(Router& router, IamContext& iam) {
   router.get("/api/v1/auth/me", [&iam](Request& req) {
     require_authenticated(req.context());
     const auto& p = req.context().principal;
-    auto lease = iam.db.acquire();
-    auto user = store::user_by_id(*lease, p.user_id);
-    if (!user) throw Error::unauthorized();
-    std::optional<TenantRow> tenant;
-    if (!p.tenant_id.empty()) tenant = store::tenant_by_id(*lease, p.tenant_id);
+    auto now = now_ms();
+    auto profile = iam.profiles.get(p.user_id, now);
+    if (!profile) {
+      auto generation = iam.profiles.generation();
+      auto lease = iam.db.acquire();
+      auto user = store::user_by_id(*lease, p.user_id);
+      if (!user) throw Error::unauthorized();
+      profile = std::make_shared<const ProfileCache::Profile>(
+          ProfileCache::Profile{std::move(*user), store::user_tenants(*lease, p.user_id)});
+      iam.profiles.put(p.user_id, profile, generation, now);
+    }
+    const UserRow* user = &profile->user;
+    const TenantRow* tenant = nullptr;
     bj::array tenants;
-    for (const auto& ut : store::user_tenants(*lease, p.user_id)) {
+    for (const auto& ut : profile->tenants) {
+      if (ut.tenant.id == p.tenant_id) tenant = &ut.tenant;
       if (ut.status != "active") continue;
       tenants.push_back(bj::object{{"id", ut.tenant.id}, {"slug", ut.tenant.slug}, {"name", ut.tenant.name},
                                    {"roles", to_json_array(ut.role_names)}});

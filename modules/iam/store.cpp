@@ -94,6 +94,17 @@ struct RoleFetch {
   }
 };
 
+// A tenant of a user with the membership's status.
+struct UserTenantFetch {
+  TenantFetch tenant;
+  std::string status;
+  void bind(soci::statement& st) {
+    tenant.bind(st);
+    st.exchange(soci::into(status));
+  }
+  UserTenant take() { return UserTenant{tenant.take(), status, {}}; }
+};
+
 constexpr const char* kRoleColumns = "tenant_id, id, name, description, system, permissions, version, created_at, updated_at";
 
 template <class Fetch, class... Uses>
@@ -285,24 +296,26 @@ void touch_membership(soci::session& sql, const std::string& tenant_id, const st
 }
 
 std::vector<UserTenant> user_tenants(soci::session& sql, const std::string& user_id) {
-  std::vector<UserTenant> out;
-  std::vector<std::pair<std::string, std::string>> ids;
+  // Two queries whatever the number of tenants: the memberships with their tenants, then
+  // every role name of the user across them.
+  std::vector<UserTenant> out =
+      fetch_all<UserTenantFetch>(sql,
+                                 "SELECT t.id, t.slug, t.name, t.status, t.plan, t.settings, t.version, t.created_at,"
+                                 " t.updated_at, m.status FROM iam_memberships m JOIN iam_tenants t ON t.id = m.tenant_id"
+                                 " WHERE m.user_id = :u AND t.deleted_at IS NULL ORDER BY t.slug",
+                                 user_id);
+  if (out.empty()) return out;
+  std::map<std::string, std::vector<std::string>> names;
   {
-    std::string tenant_id, status;
-    soci::statement st = (sql.prepare << "SELECT m.tenant_id, m.status FROM iam_memberships m JOIN iam_tenants t"
-                                         " ON t.id = m.tenant_id WHERE m.user_id = :u AND t.deleted_at IS NULL"
-                                         " ORDER BY t.slug",
-                          soci::use(user_id), soci::into(tenant_id), soci::into(status));
+    std::string tenant_id, name;
+    soci::statement st = (sql.prepare << "SELECT mr.tenant_id, r.name FROM iam_member_roles mr JOIN iam_roles r"
+                                         " ON r.tenant_id = mr.tenant_id AND r.id = mr.role_id WHERE mr.user_id = :u"
+                                         " ORDER BY r.name",
+                          soci::use(user_id), soci::into(tenant_id), soci::into(name));
     st.execute();
-    while (st.fetch()) ids.emplace_back(tenant_id, status);
+    while (st.fetch()) names[tenant_id].push_back(name);
   }
-  for (auto& [tenant_id, status] : ids) {
-    auto t = tenant_by_id(sql, tenant_id);
-    if (!t) continue;
-    UserTenant ut{*t, status, {}};
-    for (auto& r : member_roles(sql, tenant_id, user_id)) ut.role_names.push_back(r.name);
-    out.push_back(std::move(ut));
-  }
+  for (auto& ut : out) ut.role_names = std::move(names[ut.tenant.id]);
   return out;
 }
 

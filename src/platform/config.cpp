@@ -5,10 +5,12 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -33,8 +35,8 @@ const std::vector<KeySpec>& key_specs() {
   static const std::vector<KeySpec> specs = {
       {"http.host", "CRM_HTTP_HOST", Kind::string},
       {"http.port", "CRM_HTTP_PORT", Kind::integer, 0, 65535},
-      {"http.io_threads", "CRM_HTTP_IO_THREADS", Kind::integer, 1, 64},
-      {"http.worker_threads", "CRM_HTTP_WORKER_THREADS", Kind::integer, 1, 512},
+      {"http.io_threads", "CRM_HTTP_IO_THREADS", Kind::integer, 0, 64},
+      {"http.worker_threads", "CRM_HTTP_WORKER_THREADS", Kind::integer, 0, 512},
       {"http.max_queue", "CRM_HTTP_MAX_QUEUE", Kind::integer, 1, 1000000},
       {"http.body_limit_bytes", "CRM_HTTP_BODY_LIMIT_BYTES", Kind::integer, 1024, 1LL << 31},
       {"http.request_timeout_ms", "CRM_HTTP_REQUEST_TIMEOUT_MS", Kind::integer, 50, 3600000},
@@ -303,6 +305,14 @@ Config load_config(const ConfigSources& sources) {
   c.database.pool_size = get_int(merged, "database.pool_size", c.database.pool_size);
   c.database.sqlite_synchronous = get_string(merged, "database.sqlite_synchronous", c.database.sqlite_synchronous);
   c.database.busy_timeout_ms = get_int(merged, "database.busy_timeout_ms", c.database.busy_timeout_ms);
+  // 0 = sized to the machine. Handlers on SQLite are CPU work, so more workers than cores only
+  // add context switches; on PostgreSQL they mostly wait on the network.
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (c.http.io_threads == 0) c.http.io_threads = cores <= 4 ? cores : std::max(4, cores / 2);
+  if (c.http.worker_threads == 0) {
+    bool sqlite = c.database.url.empty() || c.database.url.rfind("sqlite:", 0) == 0;
+    c.http.worker_threads = sqlite ? std::max(2, cores) : std::max(8, 4 * cores);
+  }
   c.log_level = get_string(merged, "log.level", c.log_level);
   c.data_dir = get_string(merged, "data_dir", c.data_dir);
   if (c.data_dir.empty()) fail("data_dir", "must not be empty");

@@ -10,6 +10,7 @@
 #include <boost/url/parse.hpp>
 
 #include <filesystem>
+#include <mutex>
 
 namespace crm::platform {
 
@@ -53,6 +54,17 @@ std::string libpq_keywords(const std::string& url) {
   return out;
 }
 
+// A pooled connection is used by one thread at a time, so SQLite needs no mutex of its own
+// (multi-thread mode) and no global memory statistics (whose lock every worker would meet on
+// every allocation). Must run before SQLite initializes; later calls are refused and harmless.
+void configure_sqlite_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sqlite_api::sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+    sqlite_api::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
+}
+
 }  // namespace
 
 DatabaseUrl parse_database_url(const std::string& url) {
@@ -89,6 +101,7 @@ Database::Database(const DatabaseConfig& config, const DatabaseUrl& url)
     : config_(config), url_(url), sessions_(static_cast<std::size_t>(config.pool_size)),
       busy_(static_cast<std::size_t>(config.pool_size), false) {
   if (url_.backend == Backend::sqlite) {
+    configure_sqlite_once();
     auto parent = std::filesystem::path(url_.sqlite_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }

@@ -12,19 +12,19 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 
 #include <array>
 #include <atomic>
 #include <condition_variable>
-#include <list>
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -40,15 +40,43 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 }  // namespace
 
+// Per-connection deadline, enforced by one watchdog timer per connection. Moving the deadline
+// is a clock read, not a timer operation: the watchdog re-arms only when it wakes early (the
+// deadline moved later) or is told that the deadline moved earlier. Beast's tcp_stream would
+// start and cancel a timer around every read and write instead.
+struct Deadline {
+  using clock = std::chrono::steady_clock;
+  enum class Phase { reading, handling, writing };
+
+  explicit Deadline(const asio::any_io_executor& executor) : timer(executor) {}
+
+  void set(Phase p, std::chrono::milliseconds within) {
+    phase = p;
+    at = clock::now() + within;
+    if (at < armed) timer.cancel();  // the watchdog sleeps past the new deadline: wake it
+  }
+
+  asio::steady_timer timer;
+  clock::time_point at = clock::time_point::max();
+  clock::time_point armed = clock::time_point::max();
+  Phase phase = Phase::reading;
+  bool closed = false;
+  // Called on the connection's thread when the deadline passes.
+  std::function<void(Phase)> on_expire;
+};
+
 struct HttpServer::Impl {
   HttpConfig config;
   const Router& router;
   const Pipeline& pipeline;
   MetricsRegistry& metrics;
 
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  tcp::acceptor acceptor{ioc};
+  // One io_context per I/O thread: a connection lives on one thread, so its handlers need no
+  // strand and no lock; the acceptor hands connections out round-robin.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  std::size_t next_context = 0;
   std::optional<asio::ssl::context> tls;
   std::unique_ptr<asio::thread_pool> workers;
   std::vector<std::thread> io_threads;
@@ -81,7 +109,8 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+      auto& context = *contexts[next_context++ % contexts.size()];
+      auto [ec, socket] = co_await acceptor->async_accept(context, kTuple);
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
         log_warn("accept failed", {{"error", ec.message()}});
@@ -97,41 +126,58 @@ struct HttpServer::Impl {
     }
   }
 
-  asio::awaitable<void> run_plain(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    co_await session(stream);
+  static asio::awaitable<void> watchdog(std::shared_ptr<Deadline> d) {
+    while (!d->closed) {
+      d->armed = d->at == Deadline::clock::time_point::max() ? Deadline::clock::now() + std::chrono::hours(1) : d->at;
+      d->timer.expires_at(d->armed);
+      co_await d->timer.async_wait(kTuple);
+      d->armed = Deadline::clock::time_point::max();
+      if (d->closed) break;
+      if (Deadline::clock::now() >= d->at) {
+        d->at = Deadline::clock::time_point::max();
+        if (d->on_expire) d->on_expire(d->phase);
+      }
+    }
   }
+
+  asio::awaitable<void> run_plain(tcp::socket socket) { co_await session(socket); }
 
   asio::awaitable<void> run_tls(tcp::socket socket) {
-    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
-    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
-    if (ec) co_return;
+    asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls);
     co_await session(stream);
   }
 
-  // Runs the pipeline on the worker pool, answering 503 when it takes longer than the request
-  // timeout (the handler still finishes in the background; its result is dropped). The
-  // worker signals completion by cancelling a timer on the connection's strand.
-  asio::awaitable<HttpResponse> handle_on_workers(std::shared_ptr<Request> request) {
-    struct Outcome {
-      bool done = false;
-      HttpResponse response;
-    };
+  // Runs the pipeline on the worker pool. The worker signals completion by cancelling a timer
+  // that never expires on its own; when the request deadline passes first, the watchdog
+  // cancels it instead and the answer is a 503 (the handler still finishes in the
+  // background; its result is dropped).
+  struct WorkerCall {
+    explicit WorkerCall(const asio::any_io_executor& executor) : wake(executor) {
+      wake.expires_at(asio::steady_timer::time_point::max());
+    }
+    asio::steady_timer wake;
+    bool done = false;
+    bool timed_out = false;
+    HttpResponse response;
+  };
+
+  asio::awaitable<HttpResponse> handle_on_workers(std::shared_ptr<Request> request,
+                                                  std::shared_ptr<WorkerCall>& current) {
     auto executor = co_await asio::this_coro::executor;
-    auto outcome = std::make_shared<Outcome>();
-    auto timer = std::make_shared<asio::steady_timer>(executor);
-    timer->expires_after(std::chrono::milliseconds(config.request_timeout_ms));
-    asio::post(workers->get_executor(), [this, request, outcome, timer, executor] {
+    auto call = std::make_shared<WorkerCall>(executor);
+    current = call;
+    asio::post(workers->get_executor(), [this, request, call, executor] {
       HttpResponse response = pipeline.run(*request);
-      asio::post(executor, [outcome, timer, response = std::move(response)]() mutable {
-        outcome->response = std::move(response);
-        outcome->done = true;
-        timer->cancel();
+      asio::post(executor, [call, response = std::move(response)]() mutable {
+        if (call->timed_out) return;
+        call->response = std::move(response);
+        call->done = true;
+        call->wake.cancel();
       });
     });
-    co_await timer->async_wait(kTuple);
-    if (outcome->done) co_return std::move(outcome->response);
+    co_await call->wake.async_wait(kTuple);
+    current.reset();
+    if (call->done) co_return std::move(call->response);
     log_warn("request timed out", {{"route", std::string(request->route_pattern())}});
     Request late(HttpRequest(request->raw().base()));
     late.context() = RequestContext{request->context().request_id, request->context().trace_id,
@@ -143,14 +189,14 @@ struct HttpServer::Impl {
 
   // After refusing a body the client is still sending, read and discard for a moment before
   // closing, so the client sees our response instead of a connection reset.
-  asio::awaitable<void> linger(beast::tcp_stream& lowest) {
+  asio::awaitable<void> linger(tcp::socket& socket, Deadline& deadline) {
     boost::system::error_code ec;
-    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-    lowest.expires_after(std::chrono::seconds(2));
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    deadline.set(Deadline::Phase::reading, std::chrono::seconds(2));
     std::array<char, 16384> sink;
     std::size_t total = 0;
     while (total < 64 * 1024 * 1024) {
-      auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), kTuple);
+      auto [rec, n] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
       if (rec) break;
       total += n;
     }
@@ -158,36 +204,60 @@ struct HttpServer::Impl {
 
   template <class Stream>
   asio::awaitable<void> session(Stream& stream) {
-    auto& lowest = beast::get_lowest_layer(stream);
+    tcp::socket& socket = beast::get_lowest_layer(stream);
     std::string remote_ip;
     {
       boost::system::error_code ec;
-      auto ep = lowest.socket().remote_endpoint(ec);
+      auto ep = socket.remote_endpoint(ec);
       if (!ec) remote_ip = ep.address().to_string();
     }
-    auto executor = lowest.get_executor();
+    auto executor = socket.get_executor();
+    using ms = std::chrono::milliseconds;
+    auto deadline = std::make_shared<Deadline>(executor);
+    std::shared_ptr<WorkerCall> current_call;
+    auto close_socket = [&socket] {
+      boost::system::error_code ec;
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
+    };
+    deadline->on_expire = [&](Deadline::Phase phase) {
+      if (phase == Deadline::Phase::handling) {
+        if (current_call && !current_call->done) {
+          current_call->timed_out = true;
+          current_call->wake.cancel();
+        }
+      } else {
+        close_socket();
+      }
+    };
+    asio::co_spawn(executor, watchdog(deadline), asio::detached);
+
     struct State {
       bool busy = false;
       bool alive = true;
     };
     auto state = std::make_shared<State>();
-    auto id = register_session([executor, &lowest, state] {
-      asio::post(executor, [&lowest, state] {
-        if (state->alive && !state->busy) {
-          boost::system::error_code ec;
-          lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
-          lowest.socket().close(ec);
-        }
+    auto id = register_session([executor, &close_socket, state] {
+      asio::post(executor, [&close_socket, state] {
+        if (state->alive && !state->busy) close_socket();
       });
     });
+
+    bool secured = true;
+    if constexpr (!std::is_same_v<Stream, tcp::socket>) {
+      deadline->set(Deadline::Phase::reading, std::chrono::seconds(10));
+      auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+      secured = !ec;
+    }
+
     beast::flat_buffer buffer;
-    for (;;) {
+    while (secured) {
       if (stopping) break;
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
       // The limit depends on the route: checked once the header is in (below).
       parser.body_limit(boost::none);
-      lowest.expires_after(std::chrono::milliseconds(config.idle_timeout_ms));
+      deadline->set(Deadline::Phase::reading, ms(config.idle_timeout_ms));
       auto [rec, rn] = co_await http::async_read_header(stream, buffer, parser, kTuple);
       if (rec) break;
       state->busy = true;
@@ -214,8 +284,8 @@ struct HttpServer::Impl {
         pending = Error(ErrorKind::payload_too_large, "payload_too_large",
                         "The request body exceeds " + std::to_string(limit) + " bytes.");
         close_after = true;
-      } else {
-        lowest.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+      } else if (!parser.is_done()) {
+        deadline->set(Deadline::Phase::reading, ms(config.request_timeout_ms));
         auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
         if (bec == http::error::body_limit) {
           pending = Error(ErrorKind::payload_too_large, "payload_too_large",
@@ -245,6 +315,12 @@ struct HttpServer::Impl {
       bool inline_run = request->pending_error() || (match.route && match.route->options.run_inline);
       if (inline_run) {
         response = pipeline.run(*request);
+        // An I/O thread that only serves inline routes never blocks, so on a busy machine the
+        // kernel takes it off the core only at the end of a full time slice, stalling every
+        // connection it holds. Yielding now and then keeps that stall short (a no-op when
+        // nothing else wants the core).
+        thread_local unsigned inline_served = 0;
+        if (++inline_served % 8 == 0) std::this_thread::yield();
       } else if (queued.fetch_add(1) >= config.max_queue) {
         queued.fetch_sub(1);
         request->set_pending_error(
@@ -252,28 +328,32 @@ struct HttpServer::Impl {
                 .with_header("Retry-After", "1"));
         response = pipeline.run(*request);
       } else {
-        response = co_await handle_on_workers(request);
+        deadline->set(Deadline::Phase::handling, ms(config.request_timeout_ms));
+        response = co_await handle_on_workers(request, current_call);
         queued.fetch_sub(1);
       }
 
       bool keep_alive = request->raw().keep_alive() && !close_after && !stopping;
       response.keep_alive(keep_alive);
       if (request->method() == http::verb::head) response.body().clear();
-      lowest.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+      deadline->set(Deadline::Phase::writing, ms(config.request_timeout_ms));
       auto [wec, wn] = co_await http::async_write(stream, response, kTuple);
       if (wec || !keep_alive) {
-        if (!wec && close_after) co_await linger(lowest);
+        if (!wec && close_after) co_await linger(socket, *deadline);
         break;
       }
     }
-    boost::system::error_code ec;
-    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
-      lowest.expires_after(std::chrono::seconds(2));
-      co_await stream.async_shutdown(kTuple);
+    if constexpr (!std::is_same_v<Stream, tcp::socket>) {
+      if (secured) {
+        deadline->set(Deadline::Phase::writing, std::chrono::seconds(2));
+        co_await stream.async_shutdown(kTuple);
+      }
     }
-    lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
-    lowest.socket().close(ec);
+    close_socket();
     state->alive = false;
+    deadline->closed = true;
+    deadline->on_expire = nullptr;
+    deadline->timer.cancel();
     unregister_session(id);
   }
 };
@@ -294,21 +374,26 @@ void HttpServer::start() {
     d.tls->use_certificate_chain_file(d.config.tls.cert_file);
     d.tls->use_private_key_file(d.config.tls.key_file, asio::ssl::context::pem);
   }
+  int threads = std::max(1, d.config.io_threads);
+  for (int i = 0; i < threads; ++i) {
+    d.contexts.push_back(std::make_unique<asio::io_context>(1));
+    d.work.push_back(asio::make_work_guard(*d.contexts.back()));
+  }
   auto address = asio::ip::make_address(d.config.host);
   tcp::endpoint endpoint(address, static_cast<unsigned short>(d.config.port));
-  d.acceptor.open(endpoint.protocol());
-  d.acceptor.set_option(asio::socket_base::reuse_address(true));
-  d.acceptor.bind(endpoint);
-  d.acceptor.listen(asio::socket_base::max_listen_connections);
+  d.acceptor.emplace(*d.contexts.front());
+  d.acceptor->open(endpoint.protocol());
+  d.acceptor->set_option(asio::socket_base::reuse_address(true));
+  d.acceptor->bind(endpoint);
+  d.acceptor->listen(asio::socket_base::max_listen_connections);
   d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.config.worker_threads));
-  d.work.emplace(d.ioc.get_executor());
-  asio::co_spawn(d.ioc, d.accept_loop(), asio::detached);
-  for (int i = 0; i < d.config.io_threads; ++i) d.io_threads.emplace_back([&d] { d.ioc.run(); });
+  asio::co_spawn(*d.contexts.front(), d.accept_loop(), asio::detached);
+  for (auto& context : d.contexts) d.io_threads.emplace_back([c = context.get()] { c->run(); });
 }
 
 unsigned short HttpServer::port() const {
   boost::system::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  return impl_->acceptor ? impl_->acceptor->local_endpoint(ec).port() : 0;
 }
 
 int HttpServer::in_flight() const { return impl_->in_flight.load(); }
@@ -318,10 +403,12 @@ void HttpServer::shutdown() {
   if (d.stopped) return;
   d.stopped = true;
   d.stopping = true;
-  asio::post(d.ioc, [&d] {
-    boost::system::error_code ec;
-    d.acceptor.close(ec);
-  });
+  if (d.acceptor) {
+    asio::post(*d.contexts.front(), [&d] {
+      boost::system::error_code ec;
+      d.acceptor->close(ec);
+    });
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.config.shutdown_timeout_ms);
   {
     std::unique_lock lock(d.sessions_mutex);
@@ -334,8 +421,8 @@ void HttpServer::shutdown() {
       log_warn("shutdown timeout reached with open connections", {{"connections", d.closers.size()}});
     }
   }
-  d.work.reset();
-  d.ioc.stop();
+  d.work.clear();
+  for (auto& context : d.contexts) context->stop();
   for (auto& t : d.io_threads)
     if (t.joinable()) t.join();
   if (d.workers) d.workers->join();

@@ -44,28 +44,32 @@ HttpResponse AccessLogMiddleware::handle(Request& request, const Next& next) {
   double seconds = std::chrono::duration<double>(elapsed).count();
   unsigned status = response.result_int();
   std::string_view route = request.route_pattern();
-  std::string method(http::to_string(request.method()));
-
-  // Metric handles are looked up in the registry once per (method, route, status).
-  std::string key = method + ' ' + std::string(route) + ' ' + std::to_string(status);
+  // Metric handles are looked up in the registry once per (route, method, status).
+  Key key{request.route(), static_cast<int>(request.method()), status};
   RequestMetrics handles{};
+  bool found = false;
   {
-    std::lock_guard lock(cache_mutex_);
-    auto it = cache_.find(key);
-    if (it == cache_.end()) {
-      Labels labels{{"method", method}, {"route", std::string(route)}};
-      Histogram& h = metrics_.histogram("crm_http_request_duration_seconds", "HTTP request latency by route", labels);
-      labels.emplace_back("status", std::to_string(status));
-      Counter& c = metrics_.counter("crm_http_requests_total", "HTTP requests by route and status", labels);
-      it = cache_.emplace(std::move(key), RequestMetrics{&c, &h}).first;
+    std::shared_lock lock(cache_mutex_);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      handles = it->second;
+      found = true;
     }
-    handles = it->second;
+  }
+  if (!found) {
+    std::string method(http::to_string(request.method()));
+    Labels labels{{"method", method}, {"route", std::string(route)}};
+    Histogram& h = metrics_.histogram("crm_http_request_duration_seconds", "HTTP request latency by route", labels);
+    labels.emplace_back("status", std::to_string(status));
+    Counter& c = metrics_.counter("crm_http_requests_total", "HTTP requests by route and status", labels);
+    handles = RequestMetrics{&c, &h};
+    std::unique_lock lock(cache_mutex_);
+    cache_.emplace(key, handles);
   }
   handles.counter->inc();
   handles.histogram->observe(seconds);
 
   if (log_enabled(LogLevel::info)) {
-    boost::json::object fields{{"method", method},
+    boost::json::object fields{{"method", std::string_view(http::to_string(request.method()))},
                                {"route", route},
                                {"path", request.path()},
                                {"status", status},

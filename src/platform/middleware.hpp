@@ -7,6 +7,7 @@
 #include "crm/platform/metrics.hpp"
 
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,9 +25,22 @@ class AccessLogMiddleware final : public Middleware {
     Counter* counter;
     Histogram* histogram;
   };
+  // (route, method, status): the route is a stable address in the router (null when unmatched).
+  struct Key {
+    const void* route;
+    int method;
+    unsigned status;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return std::hash<const void*>()(k.route) ^ (static_cast<std::size_t>(k.method) << 20) ^
+             (static_cast<std::size_t>(k.status) << 4);
+    }
+  };
   MetricsRegistry& metrics_;
-  std::mutex cache_mutex_;
-  std::unordered_map<std::string, RequestMetrics> cache_;
+  std::shared_mutex cache_mutex_;
+  std::unordered_map<Key, RequestMetrics, KeyHash> cache_;
 };
 
 /// X-Request-ID, traceparent and the security headers of every response.

@@ -1,6 +1,9 @@
 #include "crm/platform/time.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+
+#include <cstring>
 
 #include <cctype>
 #include <cstdio>
@@ -106,8 +109,23 @@ std::optional<TimestampMs> parse_rfc3339(std::string_view s) {
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
 
+// Ids are drawn on every request (request id, span id, entity ids): each thread takes the
+// CSPRNG's output in blocks, so the shared generator and its lock are met once per block.
 void random_bytes(unsigned char* out, std::size_t n) {
-  if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("random source failed");
+  constexpr std::size_t kBlock = 1024;
+  thread_local unsigned char block[kBlock];
+  thread_local std::size_t used = kBlock;
+  if (n > kBlock / 4) {
+    if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("random source failed");
+    return;
+  }
+  if (kBlock - used < n) {
+    if (RAND_bytes(block, static_cast<int>(kBlock)) != 1) throw std::runtime_error("random source failed");
+    used = 0;
+  }
+  std::memcpy(out, block + used, n);
+  OPENSSL_cleanse(block + used, n);  // each byte is handed out once
+  used += n;
 }
 }  // namespace
 

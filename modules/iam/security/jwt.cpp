@@ -2,7 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include <array>
 #include <boost/json.hpp>
@@ -76,14 +76,15 @@ bool audience_matches(const bj::value& aud, std::string_view expected) {
 }  // namespace
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
-  unsigned int length = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-           &length) == nullptr) {
-    throw std::runtime_error("HMAC-SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out.data()), length);
+  // libsodium's HMAC runs straight from the key; OpenSSL 3's one-shot HMAC() looks the
+  // algorithm up on every call, which showed in every authenticated request.
+  crypto_auth_hmacsha256_state state;
+  unsigned char out[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  crypto_auth_hmacsha256_final(&state, out);
+  sodium_memzero(&state, sizeof state);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
 std::string base64url_encode(std::string_view data) {
