@@ -570,7 +570,9 @@ void register_admin_routes(Router& router, IamContext& iam) {
     }
     bj::array items;
     for (const auto& t : rows) items.push_back(t.to_json());
-    return json_response(200, page_response(std::move(items), page, next, "tenants"));
+    std::optional<std::int64_t> total;
+    if (page.include_total) total = store::count_tenants(*lease);
+    return json_response(200, page_response(std::move(items), page, next, "tenants", total));
   }, route("platform", "All tenants (platform administrators)"));
 
   router.get("/api/v1/tenants/check-slug", [&iam, require_platform_admin](Request& req) {
@@ -627,10 +629,17 @@ void register_admin_routes(Router& router, IamContext& iam) {
         if (!t) throw Error::not_found("No such tenant.");
         std::string old = is_status ? t->status : t->plan;
         (is_status ? t->status : t->plan) = value;
+        bj::object diff{{field, bj::object{{"old", old}, {"new", value}}}};
+        // Reopening a closed tenant calls off its removal.
+        if (is_status && value != "cancelled" && t->settings.contains("deletion_due_at")) {
+          diff["deletion_due_at"] = bj::object{{"old", t->settings.at("deletion_due_at")}, {"new", nullptr}};
+          t->settings.erase("deletion_due_at");
+          t->settings.erase("deletion_requested_at");
+        }
         t->updated_at = now_ms();
         store::update_tenant(uow.sql(), *t);
         publish(uow, is_status ? events::kTenantStatusChanged : events::kTenantPlanChanged, "tenant", t->id,
-                bj::object{{"changes", bj::object{{field, bj::object{{"old", old}, {"new", value}}}}}});
+                bj::object{{"changes", diff}});
         return *store::tenant_by_id(uow.sql(), t->id);
       });
       iam.access_cache.invalidate_tenant(t.id);
