@@ -250,7 +250,10 @@ class IamModuleImpl final : public Module, public IamDirectory {
 
  private:
   void write_mail_sink(const EventEnvelope& e) {
+    std::lock_guard lock(mail_sink_mutex_);
     std::ofstream out(iam_.mail_sink_path, std::ios::app);
+    // Throwing leaves the delivery to the outbox's retries.
+    if (!out) throw std::runtime_error("cannot open the demo mail sink");
     bj::object mail{{"at", format_rfc3339(e.occurred_at)}, {"type", e.type}, {"to", e.payload.contains("email")
                                                                                        ? e.payload.at("email")
                                                                                        : bj::value(nullptr)}};
@@ -258,6 +261,8 @@ class IamModuleImpl final : public Module, public IamDirectory {
       if (const auto* v = e.payload.if_contains(k)) mail[k] = *v;
     }
     out << json::dump(mail) << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write the demo mail sink");
   }
 
   int create_superuser(const std::vector<std::string>& args) {
@@ -378,6 +383,7 @@ class IamModuleImpl final : public Module, public IamDirectory {
   IamContext iam_;
   std::chrono::milliseconds purge_interval_;
   std::unique_ptr<PeriodicTask> purge_task_;
+  std::mutex mail_sink_mutex_;
 };
 
 }  // namespace

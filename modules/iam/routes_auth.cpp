@@ -219,6 +219,10 @@ void register_auth_routes(Router& router, IamContext& iam) {
         if (failures(uow.sql(), account_key, now - kWindowMs).count == kAccountFailures) {
           publish(uow, events::kLockedOut, "user", user ? user->id : "", bj::object{{"reason", "too_many_failures"}});
         }
+        if (failures(uow.sql(), ip_key, now - kWindowMs).count == kIpFailures) {
+          publish(uow, events::kLockedOut, "ip", req.context().remote_ip,
+                  bj::object{{"reason", "too_many_failures_from_ip"}});
+        }
       });
       throw Error(ErrorKind::unauthorized, "invalid_credentials", "The email or password is incorrect.");
     }
