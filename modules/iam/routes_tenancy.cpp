@@ -252,7 +252,8 @@ PurgeResult purge_due_tenants(IamContext& iam, TimestampMs now) {
   for (const auto& candidate : due) {
     try {
       // Read outside the tenant's transaction: there, on PostgreSQL, row-level security hides
-      // the memberships of other tenants that keep an identity alive.
+      // the memberships of other tenants that keep an identity alive. (An invitation into
+      // another tenant created between this read and the commit would go with the identity.)
       std::vector<std::string> own_users;
       {
         auto lease = iam.db.acquire();
