@@ -82,6 +82,13 @@ bool valid_slug(std::string_view slug) {
   return slug.find("--") == std::string_view::npos;
 }
 
+std::string default_slug(std::string_view name) {
+  std::string slug = slugify(name);
+  if (slug.empty()) return "tenant-" + platform::random_hex(2);
+  if (slug.size() < 3) slug += "-" + platform::random_hex(2);
+  return slug;
+}
+
 std::vector<std::string> json_strings(const bj::value& v) {
   std::vector<std::string> out;
   if (const auto* a = v.if_array()) {

@@ -76,6 +76,9 @@ std::string normalize_email(std::string_view email);
 /// "Kilang Desa Murni Batik" -> "kilang-desa-murni-batik".
 std::string slugify(std::string_view text);
 bool valid_slug(std::string_view slug);
+/// A valid slug for a tenant named `name` when none is given: slugify, padded with random
+/// characters when too short ("AB" -> "ab-3f9c", "!!!" -> "tenant-3f9c").
+std::string default_slug(std::string_view name);
 std::vector<std::string> json_strings(const bj::value& v);
 bj::array to_json_array(const std::vector<std::string>& v);
 
@@ -98,6 +101,17 @@ std::optional<TenantRow> tenant_by_slug(soci::session& sql, const std::string& s
 void insert_tenant(soci::session& sql, const TenantRow& t);
 void update_tenant(soci::session& sql, const TenantRow& t);  // bumps version
 std::vector<TenantRow> list_tenants(soci::session& sql, int limit, const std::string& after_id);
+std::int64_t count_tenants(soci::session& sql);
+/// Cancelled tenants (not yet removed) with their settings: the candidates for removal.
+std::vector<TenantRow> cancelled_tenants(soci::session& sql);
+/// Members of the tenant who belong to no other tenant and are not platform administrators:
+/// their identities go with the tenant. Needs a session that sees every tenant's memberships.
+std::vector<std::string> users_only_in(soci::session& sql, const std::string& tenant_id);
+/// Deletes every IAM row of the tenant (member roles, memberships, roles, sessions with their
+/// refresh tokens, one-time tokens, the tenant itself). The audit log is kept.
+void delete_tenant_rows(soci::session& sql, const std::string& tenant_id);
+/// Deletes an identity with its sessions, tokens and login-failure records.
+void delete_user(soci::session& sql, const UserRow& user);
 
 std::optional<UserRow> user_by_id(soci::session& sql, const std::string& id);
 std::optional<UserRow> user_by_email(soci::session& sql, const std::string& email_normalized);
@@ -243,6 +257,16 @@ bool gated_verify_password(std::string_view phc, std::string_view password);
 void register_auth_routes(platform::Router& router, IamContext& iam);
 void register_admin_routes(platform::Router& router, IamContext& iam);
 void register_tenancy_routes(platform::Router& router, IamContext& iam);
+/// Removes every cancelled tenant whose settings.deletion_due_at is at or before `now`: per
+/// tenant, one unit of work publishes tenant.deleted and deletes its IAM rows and the
+/// identities that belonged to it alone. The audit log is kept.
+struct PurgeResult {
+  std::vector<std::string> removed;  // slugs
+  int failed = 0;
+};
+PurgeResult purge_due_tenants(IamContext& iam, TimestampMs now);
+/// `crm tenants purge`.
+int purge_tenants_command(IamContext& iam, const std::vector<std::string>& args);
 /// `crm audit archive --before DATE`: compressed JSON lines, then the entries are removed.
 int archive_audit_log(IamContext& iam, const std::vector<std::string>& args);
 /// Request and response descriptions for the OpenAPI document.

@@ -5,6 +5,7 @@
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/json.hpp"
 #include "crm/platform/log.hpp"
+#include "crm/platform/periodic_task.hpp"
 #include "crm/platform/router.hpp"
 #include "password.hpp"
 #include "secrets.hpp"
@@ -29,6 +30,19 @@ namespace {
 
 constexpr const char* kDemoTenantSlug = "kilang-desa-murni-batik";
 constexpr const char* kDemoPassword = "demo-password-2026";
+constexpr std::int64_t kDefaultPurgeIntervalMs = 3600LL * 1000;
+
+// modules.iam.tenant_purge_interval_ms: how often the server removes tenants whose grace
+// period is over (0: never; `crm tenants purge` still does).
+std::chrono::milliseconds purge_interval(const bj::object& section) {
+  const bj::value* v = section.if_contains("tenant_purge_interval_ms");
+  if (!v) return std::chrono::milliseconds(kDefaultPurgeIntervalMs);
+  if (!v->is_int64() || v->get_int64() < 0 || (v->get_int64() > 0 && v->get_int64() < 100)) {
+    throw ConfigError("invalid configuration: modules.iam.tenant_purge_interval_ms: must be 0 (off) or an integer"
+                      " of at least 100 (milliseconds)");
+  }
+  return std::chrono::milliseconds(v->get_int64());
+}
 
 bool mutating(HttpVerb v) { return v != HttpVerb::get && v != HttpVerb::head && v != HttpVerb::options; }
 
@@ -155,7 +169,7 @@ void write_audit(UnitOfWork& uow, const EventEnvelope& e) {
 class IamModuleImpl final : public Module, public IamDirectory {
  public:
   explicit IamModuleImpl(ModuleContext& ctx)
-      : ctx_(ctx), iam_{ctx.config, ctx.db, ctx.uow, nullptr, {}, {}} {
+      : ctx_(ctx), iam_{ctx.config, ctx.db, ctx.uow, nullptr, {}, {}}, purge_interval_(purge_interval(ctx.section)) {
     if (ctx.config.demo) iam_.mail_sink_path = (std::filesystem::path(ctx.config.data_dir) / "mail-sink.log").string();
   }
 
@@ -202,6 +216,7 @@ class IamModuleImpl final : public Module, public IamDirectory {
   std::optional<int> run_command(const std::string& name, const std::vector<std::string>& args) override {
     if (name == "create-superuser") return create_superuser(args);
     if (name == "audit" && !args.empty() && args[0] == "archive") return archive_audit_log(iam_, args);
+    if (name == "tenants") return purge_tenants_command(iam_, args);
     if (name == "seed-demo") {
       seed_demo();
       return 0;
@@ -212,6 +227,20 @@ class IamModuleImpl final : public Module, public IamDirectory {
   void start() override {
     ctx_.services.provide<IamDirectory>(std::shared_ptr<IamDirectory>(this, [](IamDirectory*) {}));
     if (ctx_.config.demo) seed_demo();
+    if (purge_interval_.count() > 0) {
+      purge_task_ = std::make_unique<PeriodicTask>(purge_interval_, [this] {
+        try {
+          purge_due_tenants(iam_, now_ms());
+        } catch (const std::exception& e) {
+          log_warn("tenant purge failed", {{"error", e.what()}});
+        }
+      });
+      purge_task_->start();
+    }
+  }
+
+  void stop() override {
+    if (purge_task_) purge_task_->stop();
   }
 
   std::optional<TenantInfo> tenant(const std::string& tenant_id) const override {
@@ -235,7 +264,10 @@ class IamModuleImpl final : public Module, public IamDirectory {
 
  private:
   void write_mail_sink(const EventEnvelope& e) {
+    std::lock_guard lock(mail_sink_mutex_);
     std::ofstream out(iam_.mail_sink_path, std::ios::app);
+    // Throwing leaves the delivery to the outbox's retries.
+    if (!out) throw std::runtime_error("cannot open the demo mail sink");
     bj::object mail{{"at", format_rfc3339(e.occurred_at)}, {"type", e.type}, {"to", e.payload.contains("email")
                                                                                        ? e.payload.at("email")
                                                                                        : bj::value(nullptr)}};
@@ -243,6 +275,8 @@ class IamModuleImpl final : public Module, public IamDirectory {
       if (const auto* v = e.payload.if_contains(k)) mail[k] = *v;
     }
     out << json::dump(mail) << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write the demo mail sink");
   }
 
   int create_superuser(const std::vector<std::string>& args) {
@@ -361,6 +395,9 @@ class IamModuleImpl final : public Module, public IamDirectory {
 
   ModuleContext ctx_;
   IamContext iam_;
+  std::chrono::milliseconds purge_interval_;
+  std::unique_ptr<PeriodicTask> purge_task_;
+  std::mutex mail_sink_mutex_;
 };
 
 }  // namespace

@@ -112,7 +112,19 @@ void describe_iam_api(platform::Router& router) {
               {{"200", tokens}}));
   d(HttpVerb::post, "/api/v1/auth/refresh", with_body(object({{"refresh_token", str()}}, {"refresh_token"}), {{"200", tokens}}));
   d(HttpVerb::post, "/api/v1/auth/logout", only({{"204", no_content}}));
-  d(HttpVerb::get, "/api/v1/auth/me", only({{"200", response("The signed-in user", bj::object{{"type", "object"}})}}));
+  d(HttpVerb::get, "/api/v1/auth/me",
+    only({{"200", response("The signed-in user",
+                           object({{"user", object({{"id", str("uuid")}, {"email", str("email")}, {"name", str()},
+                                                    {"email_verified", boolean()}, {"platform_admin", boolean()}},
+                                                   {"id", "email", "name", "email_verified", "platform_admin"})},
+                                   {"tenant", nullable(object({{"id", str("uuid")}, {"slug", str()}, {"name", str()}},
+                                                              {"id", "slug", "name"}))},
+                                   {"roles", array_of(str())},
+                                   {"permissions", array_of(str())},
+                                   {"tenants", array_of(object({{"id", str("uuid")}, {"slug", str()}, {"name", str()},
+                                                                {"roles", array_of(str())}},
+                                                               {"id", "slug", "name", "roles"}))}},
+                                  {"user", "tenant", "roles", "permissions", "tenants"}))}}));
   d(HttpVerb::put, "/api/v1/auth/password",
     with_body(object({{"current_password", str("password")}, {"new_password", str("password")}},
                      {"current_password", "new_password"}),
@@ -120,9 +132,11 @@ void describe_iam_api(platform::Router& router) {
   d(HttpVerb::post, "/api/v1/auth/verify-email",
     with_body(object({{"token", str()}}, {"token"}),
               {{"200", response("Verified", object({{"email_verified", boolean()}}, {"email_verified"}))}}));
-  d(HttpVerb::post, "/api/v1/auth/resend-verification", only({{"202", response("Sent")}}));
+  d(HttpVerb::post, "/api/v1/auth/resend-verification",
+    only({{"202", response("Sent", object({{"status", str()}}, {"status"}))}}));
   d(HttpVerb::post, "/api/v1/auth/forgot-password",
-    with_body(object({{"email", str("email")}}, {"email"}), {{"202", response("Accepted (always)")}}));
+    with_body(object({{"email", str("email")}}, {"email"}),
+              {{"202", response("Accepted (always)", object({{"status", str()}}, {"status"}))}}));
   d(HttpVerb::post, "/api/v1/auth/reset-password",
     with_body(object({{"token", str()}, {"new_password", str("password")}}, {"token", "new_password"}),
               {{"204", no_content}}));
@@ -157,7 +171,12 @@ void describe_iam_api(platform::Router& router) {
   auto role_body = object({{"name", str()}, {"description", str()}, {"permissions", array_of(str())}},
                           {"name", "permissions"});
   d(HttpVerb::get, "/api/v1/roles", only({{"200", response("Roles", page_of("Role"))}}));
-  d(HttpVerb::get, "/api/v1/roles/system", only({{"200", response("System roles", bj::object{{"type", "object"}})}}));
+  d(HttpVerb::get, "/api/v1/roles/system",
+    only({{"200", response("System roles",
+                           object({{"data", array_of(object({{"name", str()}, {"description", str()},
+                                                             {"permissions", array_of(str())}},
+                                                            {"name", "description", "permissions"}))}},
+                                  {"data"}))}}));
   d(HttpVerb::post, "/api/v1/roles", with_body(role_body, {{"201", role}}));
   d(HttpVerb::get, "/api/v1/roles/{id}", only({{"200", role}}));
   d(HttpVerb::put, "/api/v1/roles/{id}", with_body(role_body, {{"200", role}}));
@@ -173,7 +192,12 @@ void describe_iam_api(platform::Router& router) {
   d(HttpVerb::get, "/api/v1/tenant", only({{"200", tenant}}));
   d(HttpVerb::put, "/api/v1/tenant",
     with_body(object({{"name", str()}, {"settings", bj::object{{"type", "object"}}}}, {"name"}), {{"200", tenant}}));
-  d(HttpVerb::get, "/api/v1/tenants", only({{"200", response("Tenants", page_of("Tenant"))}}));
+  bj::array page_params;
+  for (const char* p : {"limit", "cursor", "include_total"}) {
+    page_params.push_back(bj::object{{"name", p}, {"in", "query"}, {"required", false}, {"schema", str()}});
+  }
+  d(HttpVerb::get, "/api/v1/tenants",
+    bj::object{{"parameters", page_params}, {"responses", bj::object{{"200", response("Tenants", page_of("Tenant"))}}}});
   d(HttpVerb::get, "/api/v1/tenants/check-slug",
     bj::object{{"parameters", bj::array{bj::object{{"name", "slug"}, {"in", "query"}, {"required", true},
                                                    {"schema", str()}}}},
@@ -181,7 +205,10 @@ void describe_iam_api(platform::Router& router) {
                                                                                {"slug", "available"}))}}}});
   d(HttpVerb::get, "/api/v1/tenants/by-slug/{slug}", only({{"200", tenant}}));
   d(HttpVerb::get, "/api/v1/tenants/{id}", only({{"200", tenant}}));
-  d(HttpVerb::get, "/api/v1/tenants/{id}/stats", only({{"200", response("Usage", bj::object{{"type", "object"}})}}));
+  d(HttpVerb::get, "/api/v1/tenants/{id}/stats",
+    only({{"200", response("Usage", object({{"tenant_id", str("uuid")}, {"users", integer()},
+                                            {"user_limit", integer()}, {"audit_entries", integer()}},
+                                           {"tenant_id", "users", "user_limit", "audit_entries"}))}}));
   d(HttpVerb::post, "/api/v1/tenants",
     with_body(object({{"name", str()}, {"slug", str()}, {"plan", str()}, {"status", str()}, {"owner_email", str("email")}},
                      {"name"}),
@@ -190,7 +217,10 @@ void describe_iam_api(platform::Router& router) {
   d(HttpVerb::delete_, "/api/v1/tenants/{id}", only({{"204", no_content}}));
   d(HttpVerb::delete_, "/api/v1/tenant",
     with_body(object({{"confirm", str()}}, {"confirm"}),
-              {{"202", response("Cancelled; removed after the grace period", bj::object{{"type", "object"}})}}));
+              {{"202", response("Cancelled; removed after the grace period",
+                                object({{"status", str()}, {"deletion_grace_days", integer()},
+                                        {"deletion_due_at", timestamps()}},
+                                       {"status", "deletion_grace_days", "deletion_due_at"}))}}));
   d(HttpVerb::get, "/api/v1/tenant/export",
     only({{"200", bj::object{{"description", "JSON lines: {type, data} per record"},
                              {"content", bj::object{{"application/x-ndjson", bj::object{{"schema", str()}}}}}}}}));
@@ -198,8 +228,10 @@ void describe_iam_api(platform::Router& router) {
   d(HttpVerb::put, "/api/v1/tenants/{id}/plan", with_body(object({{"plan", str()}}, {"plan"}), {{"200", tenant}}));
 
   bj::array audit_params;
-  for (const char* p : {"entity_type", "entity_id", "actor_id", "action", "from", "to", "limit", "cursor"}) {
-    audit_params.push_back(bj::object{{"name", p}, {"in", "query"}, {"required", false}, {"schema", str()}});
+  for (const char* p : {"entity_type", "entity_id", "actor_id", "action", "from", "to", "limit", "cursor",
+                        "include_total"}) {
+    bj::object schema = std::string_view(p) == "from" || std::string_view(p) == "to" ? timestamps() : str();
+    audit_params.push_back(bj::object{{"name", p}, {"in", "query"}, {"required", false}, {"schema", schema}});
   }
   d(HttpVerb::get, "/api/v1/audit-logs",
     bj::object{{"parameters", audit_params}, {"responses", bj::object{{"200", response("Entries", page_of("AuditEntry"))}}}});

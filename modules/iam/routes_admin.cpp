@@ -570,7 +570,9 @@ void register_admin_routes(Router& router, IamContext& iam) {
     }
     bj::array items;
     for (const auto& t : rows) items.push_back(t.to_json());
-    return json_response(200, page_response(std::move(items), page, next, "tenants"));
+    std::optional<std::int64_t> total;
+    if (page.include_total) total = store::count_tenants(*lease);
+    return json_response(200, page_response(std::move(items), page, next, "tenants", total));
   }, route("platform", "All tenants (platform administrators)"));
 
   router.get("/api/v1/tenants/check-slug", [&iam, require_platform_admin](Request& req) {
@@ -627,10 +629,17 @@ void register_admin_routes(Router& router, IamContext& iam) {
         if (!t) throw Error::not_found("No such tenant.");
         std::string old = is_status ? t->status : t->plan;
         (is_status ? t->status : t->plan) = value;
+        bj::object diff{{field, bj::object{{"old", old}, {"new", value}}}};
+        // Reopening a closed tenant calls off its removal.
+        if (is_status && value != "cancelled" && t->settings.contains("deletion_due_at")) {
+          diff["deletion_due_at"] = bj::object{{"old", t->settings.at("deletion_due_at")}, {"new", nullptr}};
+          t->settings.erase("deletion_due_at");
+          t->settings.erase("deletion_requested_at");
+        }
         t->updated_at = now_ms();
         store::update_tenant(uow.sql(), *t);
         publish(uow, is_status ? events::kTenantStatusChanged : events::kTenantPlanChanged, "tenant", t->id,
-                bj::object{{"changes", bj::object{{field, bj::object{{"old", old}, {"new", value}}}}}});
+                bj::object{{"changes", diff}});
         return *store::tenant_by_id(uow.sql(), t->id);
       });
       iam.access_cache.invalidate_tenant(t.id);
@@ -643,10 +652,26 @@ void register_admin_routes(Router& router, IamContext& iam) {
     const auto& tenant_id = tenant_of(req);
     require_permission(req.context(), "audit:read");
     std::string scope = "audit:" + tenant_id;
+    static const std::set<std::string> kParameters = {"entity_type", "entity_id", "actor_id", "action", "from",
+                                                      "to", "limit", "cursor", "include_total"};
+    for (const auto& [name, value] : req.query_params()) {
+      if (!kParameters.count(name)) throw Error::bad_parameter(name, "Is not a filter of the audit log.");
+    }
     auto page = page_request(req, scope);
     long long before_seq = page.after ? page.after->at("seq").as_int64() : (1LL << 62);
-    std::string entity_type = req.query("entity_type").value_or(""), entity_id = req.query("entity_id").value_or("");
-    std::string actor_id = req.query("actor_id").value_or(""), action = req.query("action").value_or("");
+    // Names are lower-case words joined by '.' or '_' (tenant.updated, role, access.denied).
+    auto name_filter = [&req](const char* param) {
+      std::string v = req.query(param).value_or("");
+      bool ok = v.size() <= 100 && std::all_of(v.begin(), v.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+      });
+      if (!ok) throw Error::bad_parameter(param, "Must be a lower-case name such as tenant.updated.");
+      return v;
+    };
+    std::string entity_type = name_filter("entity_type"), action = name_filter("action");
+    std::string entity_id = req.query("entity_id").value_or(""), actor_id = req.query("actor_id").value_or("");
+    if (entity_id.size() > 255) throw Error::bad_parameter("entity_id", "Is too long.");
+    if (!actor_id.empty() && !is_uuid(actor_id)) throw Error::bad_parameter("actor_id", "Must be a user id (UUID).");
     long long from = 0, to = 1LL << 62;
     if (auto f = req.query("from")) {
       auto ms = parse_rfc3339(*f);
@@ -658,6 +683,7 @@ void register_admin_routes(Router& router, IamContext& iam) {
       if (!ms) throw Error::bad_parameter("to", "Must be an RFC 3339 timestamp.");
       to = *ms;
     }
+    if (from > to) throw Error::bad_parameter("to", "Must not be before from.");
     int limit = page.limit + 1;
     auto lease = iam.db.acquire();
     long long seq = 0, at = 0;
@@ -692,7 +718,19 @@ void register_admin_routes(Router& router, IamContext& iam) {
       items.pop_back();
       next = bj::object{{"seq", seqs[static_cast<std::size_t>(page.limit) - 1]}};
     }
-    return json_response(200, page_response(std::move(items), page, next, scope));
+    std::optional<std::int64_t> total;
+    if (page.include_total) {
+      long long n = 0;
+      *lease << "SELECT COUNT(*) FROM iam_audit_log WHERE tenant_id = :t"
+                " AND (:et1 = '' OR entity_type = :et2) AND (:ei1 = '' OR entity_id = :ei2)"
+                " AND (:a1 = '' OR actor_id = :a2) AND (:ac1 = '' OR action = :ac2)"
+                " AND occurred_at >= :f AND occurred_at <= :to",
+          soci::use(tenant_id), soci::use(entity_type), soci::use(entity_type), soci::use(entity_id),
+          soci::use(entity_id), soci::use(actor_id), soci::use(actor_id), soci::use(action), soci::use(action),
+          soci::use(from), soci::use(to), soci::into(n);
+      total = n;
+    }
+    return json_response(200, page_response(std::move(items), page, next, scope, total));
   }, route("audit", "The tenant's audit log, newest first"));
 }
 

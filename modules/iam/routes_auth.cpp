@@ -142,11 +142,9 @@ void register_auth_routes(Router& router, IamContext& iam) {
     std::string email = email_field(r);
     std::string password = r.required_string("password", 1024);
     add_policy_errors(r, password, email, "password");
-    std::string tenant_slug = slug ? *slug : slugify(tenant_name);
+    std::string tenant_slug = slug ? *slug : default_slug(tenant_name);
     if (slug && !valid_slug(*slug)) {
       r.add_error("tenant_slug", "invalid", "Use 3-63 lower-case letters, digits and single hyphens.");
-    } else if (!slug && !tenant_name.empty() && !valid_slug(tenant_slug)) {
-      tenant_slug = tenant_slug.size() < 3 ? tenant_slug + "-" + random_hex(2) : tenant_slug;
     }
     r.finish();
     std::string hash = gated_hash_password(password);
@@ -220,6 +218,10 @@ void register_auth_routes(Router& router, IamContext& iam) {
         publish(uow, events::kLoginFailed, "user", user ? user->id : "", bj::object{{"reason", "invalid_credentials"}});
         if (failures(uow.sql(), account_key, now - kWindowMs).count == kAccountFailures) {
           publish(uow, events::kLockedOut, "user", user ? user->id : "", bj::object{{"reason", "too_many_failures"}});
+        }
+        if (failures(uow.sql(), ip_key, now - kWindowMs).count == kIpFailures) {
+          publish(uow, events::kLockedOut, "ip", req.context().remote_ip,
+                  bj::object{{"reason", "too_many_failures_from_ip"}});
         }
       });
       throw Error(ErrorKind::unauthorized, "invalid_credentials", "The email or password is incorrect.");

@@ -4,6 +4,7 @@
 
 #include "crm/platform/authorization.hpp"
 #include "crm/platform/json.hpp"
+#include "crm/platform/log.hpp"
 #include "crm/platform/router.hpp"
 #include "secrets.hpp"
 
@@ -47,11 +48,14 @@ void register_tenancy_routes(Router& router, IamContext& iam) {
     auto body = req.json();
     json::ObjectReader r(body);
     std::string name = r.required_string("name", 200);
-    std::string slug = r.optional_string("slug", 63).value_or(slugify(name));
+    auto given_slug = r.optional_string("slug", 63);
+    std::string slug = given_slug ? *given_slug : default_slug(name);
     std::string plan = r.optional_string("plan", 20).value_or("free");
     std::string status = r.optional_string("status", 20).value_or("trial");
     auto owner_email = r.optional_string("owner_email", 254);
-    if (!valid_slug(slug)) r.add_error("slug", "invalid", "Use 3-63 lower-case letters, digits and single hyphens.");
+    if (given_slug && !valid_slug(slug)) {
+      r.add_error("slug", "invalid", "Use 3-63 lower-case letters, digits and single hyphens.");
+    }
     if (!valid_plan(plan)) r.add_error("plan", "invalid", "Must be free, starter, pro or enterprise.");
     if (!valid_tenant_status(status)) r.add_error("status", "invalid", "Must be trial, active, suspended or cancelled.");
     if (owner_email && normalize_email(*owner_email).empty()) r.add_error("owner_email", "invalid", "Is not a valid email address.");
@@ -120,13 +124,19 @@ void register_tenancy_routes(Router& router, IamContext& iam) {
     return json_response(200, t.to_json());
   }, route("platform", "Rename a tenant"));
 
-  // Closing a tenant: cancelled at once (nobody can sign in), data removed after the grace period.
+  // Closing a tenant: cancelled at once (nobody can sign in), data removed after the grace
+  // period (purge_due_tenants). Closing it again keeps the first schedule. Answers the due time.
   auto close_tenant = [&iam](const RequestContext& base, const std::string& tenant_id, const std::string& reason) {
     RequestContext ctx = base;
     ctx.tenant_id = tenant_id;
-    iam.uow.run(ctx, [&](UnitOfWork& uow) {
+    auto due = iam.uow.run(ctx, [&](UnitOfWork& uow) {
       auto t = store::tenant_by_id(uow.sql(), tenant_id);
       if (!t) throw Error::not_found("No such tenant.");
+      if (t->status == "cancelled") {
+        if (const auto* scheduled = t->settings.if_contains("deletion_due_at"); scheduled && scheduled->is_string()) {
+          return std::string(scheduled->get_string());
+        }
+      }
       auto now = now_ms();
       std::string old = t->status;
       t->status = "cancelled";
@@ -136,9 +146,12 @@ void register_tenancy_routes(Router& router, IamContext& iam) {
       store::update_tenant(uow.sql(), *t);
       publish(uow, events::kTenantStatusChanged, "tenant", tenant_id,
               bj::object{{"reason", reason},
+                         {"deletion_due_at", t->settings.at("deletion_due_at")},
                          {"changes", bj::object{{"status", bj::object{{"old", old}, {"new", "cancelled"}}}}}});
+      return std::string(t->settings.at("deletion_due_at").as_string());
     });
     iam.access_cache.invalidate_tenant(tenant_id);
+    return due;
   };
 
   router.del("/api/v1/tenants/{id}", [close_tenant](Request& req) {
@@ -161,8 +174,11 @@ void register_tenancy_routes(Router& router, IamContext& iam) {
       if (!t) throw Error::not_found();
       if (confirm != t->slug) throw Error::validation("confirm", "mismatch", "Type the tenant's slug to confirm.");
     }
-    close_tenant(ctx, ctx.tenant_id, "deleted_by_owner");
-    return json_response(202, bj::object{{"status", "cancelled"}, {"deletion_grace_days", 30}});
+    std::string due = close_tenant(ctx, ctx.tenant_id, "deleted_by_owner");
+    // 202, not 204: the removal itself happens later; the answer says when.
+    return json_response(202, bj::object{{"status", "cancelled"},
+                                         {"deletion_grace_days", kDeletionGraceMs / (86400 * 1000)},
+                                         {"deletion_due_at", due}});
   }, [] {
     auto o = route("tenant", "Delete the tenant (owner; body {\"confirm\": slug}); removed after 30 days");
     o.content_types = {"application/json"};
@@ -194,23 +210,108 @@ void register_tenancy_routes(Router& router, IamContext& iam) {
       after = page.back().user.id;
     }
     long long seq = 0, at = 0;
-    std::string id, action, etype, eid, changes, outcome;
-    soci::indicator eid_ind;
-    soci::statement st = (sql.prepare << "SELECT seq, id, occurred_at, action, entity_type, entity_id, changes, outcome"
-                                         " FROM iam_audit_log WHERE tenant_id = :t ORDER BY seq",
-                          soci::use(ctx.tenant_id), soci::into(seq), soci::into(id), soci::into(at), soci::into(action),
-                          soci::into(etype), soci::into(eid, eid_ind), soci::into(changes), soci::into(outcome));
+    std::string id, actor, action, etype, eid, changes, outcome;
+    soci::indicator actor_ind, eid_ind;
+    soci::statement st = (sql.prepare << "SELECT seq, id, occurred_at, actor_id, action, entity_type, entity_id, changes,"
+                                         " outcome FROM iam_audit_log WHERE tenant_id = :t ORDER BY seq",
+                          soci::use(ctx.tenant_id), soci::into(seq), soci::into(id), soci::into(at),
+                          soci::into(actor, actor_ind), soci::into(action), soci::into(etype), soci::into(eid, eid_ind),
+                          soci::into(changes), soci::into(outcome));
     st.execute();
+    auto opt = [](soci::indicator ind, const std::string& v) { return ind == soci::i_ok ? bj::value(v) : bj::value(nullptr); };
     while (st.fetch()) {
-      line("audit_entry", bj::object{{"id", id}, {"occurred_at", format_rfc3339(at)}, {"action", action},
-                                     {"entity_type", etype},
-                                     {"entity_id", eid_ind == soci::i_ok ? bj::value(eid) : bj::value(nullptr)},
+      line("audit_entry", bj::object{{"id", id}, {"occurred_at", format_rfc3339(at)}, {"actor_id", opt(actor_ind, actor)},
+                                     {"action", action}, {"entity_type", etype}, {"entity_id", opt(eid_ind, eid)},
                                      {"changes", json::parse_relaxed(changes)}, {"outcome", outcome}});
     }
     auto res = text_response(200, std::move(out), "application/x-ndjson");
     res.set("Content-Disposition", "attachment; filename=\"" + t->slug + "-export.jsonl\"");
     return res;
   }, route("tenant", "Export the tenant's data as JSON lines (owner)"));
+}
+
+namespace {
+
+std::optional<TimestampMs> deletion_due(const TenantRow& t) {
+  const auto* v = t.settings.if_contains("deletion_due_at");
+  if (!v || !v->is_string()) return std::nullopt;
+  return parse_rfc3339(v->get_string());
+}
+
+}  // namespace
+
+PurgeResult purge_due_tenants(IamContext& iam, TimestampMs now) {
+  PurgeResult result;
+  std::vector<TenantRow> due;
+  {
+    auto lease = iam.db.acquire();
+    for (auto& t : store::cancelled_tenants(*lease)) {
+      if (auto at = deletion_due(t); at && *at <= now) due.push_back(std::move(t));
+    }
+  }
+  for (const auto& candidate : due) {
+    try {
+      // Read outside the tenant's transaction: there, on PostgreSQL, row-level security hides
+      // the memberships of other tenants that keep an identity alive. (An invitation into
+      // another tenant created between this read and the commit would go with the identity.)
+      std::vector<std::string> own_users;
+      {
+        auto lease = iam.db.acquire();
+        own_users = store::users_only_in(*lease, candidate.id);
+      }
+      RequestContext ctx;
+      ctx.request_id = new_uuid_v7();
+      ctx.correlation_id = ctx.request_id;
+      ctx.tenant_id = candidate.id;
+      bool removed = iam.uow.run(ctx, [&](UnitOfWork& uow) {
+        auto& sql = uow.sql();
+        auto t = store::tenant_by_id(sql, candidate.id);
+        auto at = t ? deletion_due(*t) : std::nullopt;
+        if (!t || t->status != "cancelled" || !at || *at > now) return false;  // reactivated meanwhile
+        // Claims the tenant: of two processes purging at once, the second finds it gone here.
+        long long n = now;
+        soci::statement claim = (sql.prepare << "UPDATE iam_tenants SET deleted_at = :n WHERE id = :id"
+                                                " AND status = 'cancelled' AND deleted_at IS NULL",
+                                 soci::use(n), soci::use(t->id));
+        claim.execute(true);
+        if (claim.get_affected_rows() != 1) return false;
+        // Other modules remove their rows in their synchronous handlers of this event.
+        publish(uow, events::kTenantDeleted, "tenant", t->id,
+                bj::object{{"slug", t->slug}, {"name", t->name}, {"deletion_due_at", format_rfc3339(*at)}});
+        store::delete_tenant_rows(sql, t->id);
+        for (const auto& user_id : own_users) {
+          if (auto u = store::user_by_id(sql, user_id); u && !u->platform_admin) store::delete_user(sql, *u);
+        }
+        return true;
+      });
+      if (removed) {
+        iam.access_cache.invalidate_tenant(candidate.id);
+        log_info("tenant removed after its grace period", {{"tenant_id", candidate.id}, {"slug", candidate.slug}});
+        result.removed.push_back(candidate.slug);
+      }
+    } catch (const std::exception& e) {
+      // Nothing of this tenant was removed (one unit of work); the next run tries again.
+      log_error("removing a tenant failed", {{"tenant_id", candidate.id}, {"error", e.what()}});
+      ++result.failed;
+    }
+  }
+  return result;
+}
+
+int purge_tenants_command(IamContext& iam, const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0] != "purge") {
+    std::cerr << "crm: usage: crm tenants purge (removes cancelled tenants whose grace period is over)\n";
+    return 2;
+  }
+  auto result = purge_due_tenants(iam, now_ms());
+  std::cout << "removed " << result.removed.size() << " tenant" << (result.removed.size() == 1 ? "" : "s");
+  for (std::size_t i = 0; i < result.removed.size(); ++i) std::cout << (i == 0 ? ": " : ", ") << result.removed[i];
+  std::cout << "\n";
+  if (result.failed > 0) {
+    std::cerr << "crm: " << result.failed << " tenant(s) could not be removed; see the log\n";
+    return 1;
+  }
+  return 0;
 }
 
 int archive_audit_log(IamContext& iam, const std::vector<std::string>& args) {

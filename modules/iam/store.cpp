@@ -166,6 +166,54 @@ std::vector<TenantRow> list_tenants(soci::session& sql, int limit, const std::st
                                 after_id, limit);
 }
 
+std::int64_t count_tenants(soci::session& sql) {
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM iam_tenants WHERE deleted_at IS NULL", soci::into(n);
+  return n;
+}
+
+std::vector<TenantRow> cancelled_tenants(soci::session& sql) {
+  return fetch_all<TenantFetch>(sql, std::string("SELECT ") + kTenantColumns +
+                                         " FROM iam_tenants WHERE status = 'cancelled' AND deleted_at IS NULL"
+                                         " ORDER BY id");
+}
+
+std::vector<std::string> users_only_in(soci::session& sql, const std::string& tenant_id) {
+  std::vector<std::string> out;
+  std::string id;
+  soci::statement st = (sql.prepare << "SELECT m.user_id FROM iam_memberships m JOIN iam_users u ON u.id = m.user_id"
+                                       " WHERE m.tenant_id = :t AND u.platform_admin = 0 AND NOT EXISTS"
+                                       " (SELECT 1 FROM iam_memberships o WHERE o.user_id = m.user_id"
+                                       " AND o.tenant_id <> :t2) ORDER BY m.user_id",
+                        soci::use(tenant_id), soci::use(tenant_id), soci::into(id));
+  st.execute();
+  while (st.fetch()) out.push_back(id);
+  return out;
+}
+
+void delete_tenant_rows(soci::session& sql, const std::string& tenant_id) {
+  const std::string& t = tenant_id;
+  sql << "DELETE FROM iam_member_roles WHERE tenant_id = :t", soci::use(t);
+  sql << "DELETE FROM iam_memberships WHERE tenant_id = :t", soci::use(t);
+  sql << "DELETE FROM iam_roles WHERE tenant_id = :t", soci::use(t);
+  sql << "DELETE FROM iam_refresh_tokens WHERE session_id IN (SELECT id FROM iam_sessions WHERE tenant_id = :t)",
+      soci::use(t);
+  sql << "DELETE FROM iam_sessions WHERE tenant_id = :t", soci::use(t);
+  sql << "DELETE FROM iam_one_time_tokens WHERE tenant_id = :t", soci::use(t);
+  sql << "UPDATE iam_users SET last_tenant_id = NULL WHERE last_tenant_id = :t", soci::use(t);
+  sql << "DELETE FROM iam_tenants WHERE id = :t", soci::use(t);
+}
+
+void delete_user(soci::session& sql, const UserRow& user) {
+  std::string account_key = "acct:" + normalize_email(user.email);
+  sql << "DELETE FROM iam_refresh_tokens WHERE session_id IN (SELECT id FROM iam_sessions WHERE user_id = :u)",
+      soci::use(user.id);
+  sql << "DELETE FROM iam_sessions WHERE user_id = :u", soci::use(user.id);
+  sql << "DELETE FROM iam_one_time_tokens WHERE user_id = :u", soci::use(user.id);
+  sql << "DELETE FROM iam_login_failures WHERE key = :k", soci::use(account_key);
+  sql << "DELETE FROM iam_users WHERE id = :u AND platform_admin = 0", soci::use(user.id);
+}
+
 std::optional<UserRow> user_by_id(soci::session& sql, const std::string& id) {
   return first(fetch_all<UserFetch>(sql, std::string("SELECT ") + kUserColumns + " FROM iam_users WHERE id = :id", id));
 }

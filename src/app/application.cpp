@@ -67,6 +67,7 @@ struct Application::Impl {
   std::unique_ptr<OutboxDispatcher> dispatcher;
   std::unique_ptr<HttpServer> server;
   bool routes_built = false;
+  bool subscribed = false;
   bool started = false;
   bool stopped = false;
 };
@@ -100,6 +101,10 @@ Application::~Application() { stop(); }
 Database& Application::database() { return *impl_->db; }
 
 std::optional<int> Application::run_command(const std::string& name, const std::vector<std::string>& args) {
+  // A command's events get what a request's get: the synchronous handlers (the audit log,
+  // other modules' reactions) and a delivery row for every asynchronous subscriber, which a
+  // running server then delivers.
+  subscribe_modules();
   for (auto& m : impl_->modules) {
     if (auto code = m->run_command(name, args)) return code;
   }
@@ -135,10 +140,17 @@ std::string Application::openapi_document() {
   return build_openapi(impl_->router);
 }
 
+void Application::subscribe_modules() {
+  auto& d = *impl_;
+  if (d.subscribed) return;
+  d.subscribed = true;
+  for (auto& m : d.modules) m->subscribe(d.bus);
+}
+
 void Application::start() {
   auto& d = *impl_;
   build_routes();
-  for (auto& m : d.modules) m->subscribe(d.bus);
+  subscribe_modules();
 
   d.pipeline.use(std::make_shared<AccessLogMiddleware>(d.metrics));
   d.pipeline.use(std::make_shared<ResponseHeadersMiddleware>(d.config.http.tls.enabled()));

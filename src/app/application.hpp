@@ -39,6 +39,7 @@ class Application final {
 
  private:
   void build_routes();
+  void subscribe_modules();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

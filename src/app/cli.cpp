@@ -32,6 +32,10 @@ Usage:
   crm create-superuser --email E [--name N]      a platform administrator (password from
                                                  stdin, or generated and printed once)
   crm seed-demo                                  the demo tenant and its users
+  crm tenants purge                              remove cancelled tenants whose grace
+                                                 period is over (the server does it hourly)
+  crm audit archive --before DATE                move older audit entries to a gzip file
+                                                 of JSON lines in $CRM_DATA_DIR/audit-archive
   crm openapi                                    print the OpenAPI 3.1 document
   crm version
   crm --help

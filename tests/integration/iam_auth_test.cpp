@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <optional>
 
 #include "support/harness.hpp"
 #include "support/iam_helpers.hpp"
@@ -563,7 +565,7 @@ TEST_SUITE("integration/iam_auth") {
       TestDatabase db(backend);
       ServerProcess server(db);
       HttpClient client(server.port());
-      register_tenant(client, "throttle-co", "victim@example.com");
+      auto victim = register_tenant(client, "throttle-co", "victim@example.com");
       register_tenant(client, "bystander-co", "bystander@example.com");
 
       for (int i = 0; i < 5; ++i) {
@@ -582,6 +584,105 @@ TEST_SUITE("integration/iam_auth") {
 
       // Another account from the same address is not affected.
       CHECK(login_raw(client, "bystander@example.com", kPassword).status == 200);
+
+      // The lock is an event, and every failure and the lock are in the audit log as failures.
+      auto locked_out = db.column("SELECT aggregate_id FROM platform_outbox WHERE type = 'auth.locked_out'");
+      CHECK(locked_out == std::vector<std::string>{victim.user_id});
+      CHECK(str(outbox_payloads(db, "auth.locked_out").at(0).at("reason")) == "too_many_failures");
+      CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.login_failed' AND outcome = 'failure'"
+                      " AND entity_id = '" + victim.user_id + "' AND ip = '127.0.0.1'") == 5);
+      CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.login_failed'") == 5);
+      CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.locked_out' AND outcome = 'failure'"
+                      " AND entity_type = 'user' AND entity_id = '" + victim.user_id + "'") == 1);
+    }
+  }
+
+  TEST_CASE(
+      "after 50 failed sign-ins from one address across accounts that address gets 429 for every "
+      "account while other addresses sign in") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "ip-throttle-co", "owner@ip-throttle.example");
+      HttpClient attacker(server.port(), "127.0.0.3");
+      HttpClient neighbour(server.port(), "127.0.0.4");
+
+      // Four guesses each at twelve accounts (none of them locked) and two more: 50 failures.
+      for (int i = 0; i < 50; ++i) {
+        std::string email = "guess" + std::to_string(i % 12) + "@ip-throttle.example";
+        if (i >= 48) email = owner.email;
+        auto r = login_raw(attacker, email, "not-the-password-" + std::to_string(i));
+        REQUIRE_MESSAGE(r.status == 401, i << ": " << r.status << " " << r.body);
+      }
+      for (const auto& email : {owner.email, std::string("guess0@ip-throttle.example"),
+                                std::string("fresh@ip-throttle.example")}) {
+        CAPTURE(email);
+        auto r = login_raw(attacker, email, kPassword);
+        CHECK(r.status == 429);
+        CHECK(code_of(r) == "login_throttled");
+        REQUIRE_FALSE(r.header("Retry-After").empty());
+        CHECK(std::stoi(r.header("Retry-After")) > 0);
+        CHECK(std::stoi(r.header("Retry-After")) <= 15 * 60);
+      }
+      // Only that address: the owner signs in from elsewhere.
+      CHECK(login_raw(neighbour, owner.email, kPassword).status == 200);
+      CHECK(login_raw(client, owner.email, kPassword).status == 200);
+
+      CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.login_failed' AND outcome = 'failure'"
+                      " AND ip = '127.0.0.3'") == 50);
+      auto locks = db.column("SELECT aggregate_type || ':' || aggregate_id FROM platform_outbox"
+                             " WHERE type = 'auth.locked_out'");
+      CHECK(locks == std::vector<std::string>{"ip:127.0.0.3"});
+      CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.locked_out' AND outcome = 'failure'"
+                      " AND entity_type = 'ip' AND entity_id = '127.0.0.3'") == 1);
+    }
+  }
+
+  TEST_CASE("in demo mode register, invite and forgot-password write their links to the mail sink") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db, {}, {"--demo"}, crm_binary_path());
+      HttpClient client(server.port());
+      std::string sink = db.data_dir() + "/mail-sink.log";
+      auto owner = register_tenant(client, "sink-co", "owner@sink.example");
+      invite(client, owner, "invitee@sink.example", "sales");
+      REQUIRE(client.post_json("/api/v1/auth/forgot-password", js(bj::object{{"email", owner.email}})).status == 202);
+
+      // Written after commit by an asynchronous subscriber: wait for all three.
+      auto mail_for = [&](const std::string& type, const std::string& to) -> std::optional<bj::object> {
+        std::ifstream in(sink);
+        std::string line;
+        std::optional<bj::object> found;
+        while (std::getline(in, line)) {
+          auto v = bj::parse(line).as_object();
+          if (str(v.at("type")) == type && str(v.at("to")) == to) found = v;
+        }
+        return found;
+      };
+      REQUIRE(eventually([&] {
+        return mail_for("user.registered", owner.email) && mail_for("user.invited", "invitee@sink.example") &&
+               mail_for("user.password_reset_requested", owner.email);
+      }));
+      auto verification = *mail_for("user.registered", owner.email);
+      auto invitation = *mail_for("user.invited", "invitee@sink.example");
+      auto reset = *mail_for("user.password_reset_requested", owner.email);
+      CHECK(str(verification.at("link")) == "/verify-email?token=" + str(verification.at("verification_token")));
+      CHECK(str(invitation.at("link")) == "/accept-invitation?token=" + str(invitation.at("invitation_token")));
+      CHECK(str(reset.at("link")) == "/reset-password?token=" + str(reset.at("reset_token")));
+
+      // The links in the sink are the real ones.
+      CHECK(client.post_json("/api/v1/auth/verify-email", js(bj::object{{"token", verification.at("verification_token")}}))
+                .status == 200);
+      CHECK(client.post_json("/api/v1/auth/accept-invitation",
+                             js(bj::object{{"token", invitation.at("invitation_token")}, {"password", kPassword}}))
+                .status == 200);
+      CHECK(client.post_json("/api/v1/auth/reset-password",
+                             js(bj::object{{"token", reset.at("reset_token")}, {"new_password", "a-brand-new-secret-2026"}}))
+                .status == 204);
+      CHECK(login_raw(client, owner.email, "a-brand-new-secret-2026").status == 200);
     }
   }
 

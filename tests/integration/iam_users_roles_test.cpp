@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
-#include <regex>
 
 #include "support/harness.hpp"
 #include "support/iam_helpers.hpp"
@@ -23,21 +22,6 @@ std::vector<std::string> names_of(const bj::value& roles) {
 bool contains(const bj::array& a, const std::string& s) {
   return std::any_of(a.begin(), a.end(),
                      [&](const bj::value& v) { return v.is_string() && v.get_string() == s; });
-}
-
-/// Creates a platform administrator with the CLI and signs in (no tenant).
-Account platform_admin(HttpClient& client, TestDatabase& db, const std::string& email) {
-  auto [code, out] = run_command(probe_server_path(), {"create-superuser", "--email", email},
-                                 {{"CRM_DATABASE_URL", db.url()},
-                                  {"CRM_DATA_DIR", db.data_dir()},
-                                  {"CRM_JWT_SECRET", kJwtSecret}});
-  REQUIRE_MESSAGE(code == 0, out);
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(out, m, std::regex(R"(password \(shown once\): (\S+))")), out);
-  auto r = login_raw(client, email, m[1].str());
-  REQUIRE_MESSAGE(r.status == 200, r.body);
-  CHECK(obj(r).at("tenant").is_null());
-  return account_from(r, email, m[1].str());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -198,6 +199,35 @@ inline Account add_member(HttpClient& client, TestDatabase& db, const Account& o
   auto a = account_from(r, email, kPassword);
   CHECK(a.tenant_id == owner.tenant_id);
   return a;
+}
+
+/// Environment for running CLI commands of the test server against a test database.
+inline std::map<std::string, std::string> command_env(const TestDatabase& db) {
+  return {{"CRM_DATABASE_URL", db.url()}, {"CRM_DATA_DIR", db.data_dir()}, {"CRM_JWT_SECRET", kJwtSecret}};
+}
+
+/// Creates a platform administrator with the CLI and signs in (no tenant).
+inline Account platform_admin(HttpClient& client, TestDatabase& db, const std::string& email) {
+  auto [code, out] = run_command(probe_server_path(), {"create-superuser", "--email", email}, command_env(db));
+  REQUIRE_MESSAGE(code == 0, out);
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_search(out, m, std::regex(R"(password \(shown once\): (\S+))")), out);
+  auto r = login_raw(client, email, m[1].str());
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(obj(r).at("tenant").is_null());
+  return account_from(r, email, m[1].str());
+}
+
+/// Moves a closed tenant's deletion_due_at (in its settings) to `when` (RFC 3339).
+inline void set_deletion_due(TestDatabase& db, const std::string& tenant_id, const std::string& when) {
+  auto settings = db.column("SELECT settings FROM iam_tenants WHERE id = '" + tenant_id + "'");
+  REQUIRE(settings.size() == 1);
+  auto s = bj::parse(settings[0]).as_object();
+  REQUIRE(s.contains("deletion_due_at"));
+  s["deletion_due_at"] = when;
+  std::string text = js(s);
+  REQUIRE(text.find('\'') == std::string::npos);
+  db.exec("UPDATE iam_tenants SET settings = '" + text + "' WHERE id = '" + tenant_id + "'");
 }
 
 // ---- hand-made JWTs ----

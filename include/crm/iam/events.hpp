@@ -10,6 +10,11 @@ inline constexpr const char* kTenantCreated = "tenant.created";
 inline constexpr const char* kTenantUpdated = "tenant.updated";
 inline constexpr const char* kTenantStatusChanged = "tenant.status_changed";
 inline constexpr const char* kTenantPlanChanged = "tenant.plan_changed";
+/// A closed tenant's grace period is over and its data is being removed. Published inside the
+/// unit of work that deletes the tenant's IAM rows: a module subscribes synchronously and
+/// deletes its own rows of `tenant_id` in the same transaction (throwing rolls the whole
+/// removal back, to be retried on the next run). Payload: slug, name, deletion_due_at.
+inline constexpr const char* kTenantDeleted = "tenant.deleted";
 inline constexpr const char* kUserRegistered = "user.registered";
 inline constexpr const char* kUserInvited = "user.invited";
 inline constexpr const char* kUserJoined = "user.joined";
