@@ -189,43 +189,82 @@ void register_tenancy_routes(Router& router, IamContext& iam) {
     const auto& ctx = req.context();
     require_authenticated(ctx);
     if (!is_owner(ctx)) throw Error::forbidden("Only an owner can export the tenant.");
-    // JSON lines, one record each: {"type": ..., "data": {...}}. Password hashes and token
-    // hashes are never exported.
-    std::string out;
-    auto line = [&out](const char* type, bj::object data) {
-      out += json::dump(bj::object{{"type", type}, {"data", std::move(data)}});
-      out += '\n';
+    // JSON lines, one record each: {"type": ..., "data": {...}}, streamed a page at a time
+    // (keyset pagination) so memory stays flat whatever the tenant's size. Password hashes and
+    // token hashes are never exported.
+    std::optional<TenantRow> tenant;
+    {
+      auto lease = iam.db.acquire();
+      tenant = store::tenant_by_id(*lease, ctx.tenant_id);
+    }
+    if (!tenant) throw Error::not_found();
+    struct Cursor {
+      enum class Phase { head, members, audit, done } phase = Phase::head;
+      std::string after_member;
+      long long after_seq = -1;
     };
-    auto lease = iam.db.acquire();
-    auto& sql = *lease;
-    auto t = store::tenant_by_id(sql, ctx.tenant_id);
-    if (!t) throw Error::not_found();
-    line("tenant", t->to_json());
-    for (const auto& role : store::roles(sql, ctx.tenant_id)) line("role", role.to_json());
-    std::string after;
-    while (true) {
-      auto page = store::members(sql, ctx.tenant_id, 500, after, std::nullopt);
-      for (const auto& m : page) line("member", m.to_json());
-      if (page.size() < 500) break;
-      after = page.back().user.id;
-    }
-    long long seq = 0, at = 0;
-    std::string id, actor, action, etype, eid, changes, outcome;
-    soci::indicator actor_ind, eid_ind;
-    soci::statement st = (sql.prepare << "SELECT seq, id, occurred_at, actor_id, action, entity_type, entity_id, changes,"
-                                         " outcome FROM iam_audit_log WHERE tenant_id = :t ORDER BY seq",
-                          soci::use(ctx.tenant_id), soci::into(seq), soci::into(id), soci::into(at),
-                          soci::into(actor, actor_ind), soci::into(action), soci::into(etype), soci::into(eid, eid_ind),
-                          soci::into(changes), soci::into(outcome));
-    st.execute();
-    auto opt = [](soci::indicator ind, const std::string& v) { return ind == soci::i_ok ? bj::value(v) : bj::value(nullptr); };
-    while (st.fetch()) {
-      line("audit_entry", bj::object{{"id", id}, {"occurred_at", format_rfc3339(at)}, {"actor_id", opt(actor_ind, actor)},
-                                     {"action", action}, {"entity_type", etype}, {"entity_id", opt(eid_ind, eid)},
-                                     {"changes", json::parse_relaxed(changes)}, {"outcome", outcome}});
-    }
-    auto res = text_response(200, std::move(out), "application/x-ndjson");
-    res.set("Content-Disposition", "attachment; filename=\"" + t->slug + "-export.jsonl\"");
+    constexpr int kPage = 500;
+    auto cursor = std::make_shared<Cursor>();
+    std::string tenant_id = ctx.tenant_id;
+    auto res = streamed_response(req, 200, "application/x-ndjson", [&iam, cursor, tenant_id]() -> std::optional<std::string> {
+      std::string out;
+      auto line = [&out](const char* type, bj::object data) {
+        out += json::dump(bj::object{{"type", type}, {"data", std::move(data)}});
+        out += '\n';
+      };
+      auto lease = iam.db.acquire();
+      auto& sql = *lease;
+      switch (cursor->phase) {
+        case Cursor::Phase::head: {
+          auto t = store::tenant_by_id(sql, tenant_id);
+          if (!t) throw std::runtime_error("the tenant disappeared during its export");
+          line("tenant", t->to_json());
+          for (const auto& role : store::roles(sql, tenant_id)) line("role", role.to_json());
+          cursor->phase = Cursor::Phase::members;
+          return out;
+        }
+        case Cursor::Phase::members: {
+          auto page = store::members(sql, tenant_id, kPage, cursor->after_member, std::nullopt);
+          for (const auto& m : page) line("member", m.to_json());
+          if (page.size() < static_cast<std::size_t>(kPage)) {
+            cursor->phase = Cursor::Phase::audit;
+          } else {
+            cursor->after_member = page.back().user.id;
+          }
+          return out;
+        }
+        case Cursor::Phase::audit: {
+          long long seq = 0, at = 0, after = cursor->after_seq;
+          int limit = kPage, rows = 0;
+          std::string id, actor, action, etype, eid, changes, outcome;
+          soci::indicator actor_ind, eid_ind;
+          soci::statement st =
+              (sql.prepare << "SELECT seq, id, occurred_at, actor_id, action, entity_type, entity_id, changes, outcome"
+                              " FROM iam_audit_log WHERE tenant_id = :t AND seq > :after ORDER BY seq LIMIT :l",
+               soci::use(tenant_id), soci::use(after), soci::use(limit), soci::into(seq), soci::into(id),
+               soci::into(at), soci::into(actor, actor_ind), soci::into(action), soci::into(etype),
+               soci::into(eid, eid_ind), soci::into(changes), soci::into(outcome));
+          st.execute();
+          auto opt = [](soci::indicator ind, const std::string& v) {
+            return ind == soci::i_ok ? bj::value(v) : bj::value(nullptr);
+          };
+          while (st.fetch()) {
+            ++rows;
+            cursor->after_seq = seq;
+            line("audit_entry", bj::object{{"id", id}, {"occurred_at", format_rfc3339(at)},
+                                           {"actor_id", opt(actor_ind, actor)}, {"action", action},
+                                           {"entity_type", etype}, {"entity_id", opt(eid_ind, eid)},
+                                           {"changes", json::parse_relaxed(changes)}, {"outcome", outcome}});
+          }
+          if (rows < kPage) cursor->phase = Cursor::Phase::done;
+          return out;
+        }
+        case Cursor::Phase::done:
+          break;
+      }
+      return std::nullopt;
+    });
+    res.set("Content-Disposition", "attachment; filename=\"" + tenant->slug + "-export.jsonl\"");
     return res;
   }, route("tenant", "Export the tenant's data as JSON lines (owner)"));
 }

@@ -57,6 +57,14 @@ std::string_view Request::route_pattern() const noexcept {
   return route_ ? std::string_view(route_->pattern) : std::string_view("unmatched");
 }
 
+HttpResponse streamed_response(Request& request, unsigned status, std::string_view content_type, BodyStream stream) {
+  HttpResponse res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, content_type);
+  res.chunked(true);
+  request.set_body_stream(std::move(stream));
+  return res;
+}
+
 HttpResponse json_response(unsigned status, const boost::json::value& body) {
   HttpResponse res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "application/json");

@@ -16,7 +16,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 
 #include <array>
@@ -147,37 +150,55 @@ struct HttpServer::Impl {
     co_await session(stream);
   }
 
-  // Runs the pipeline on the worker pool. The worker signals completion by cancelling a timer
-  // that never expires on its own; when the request deadline passes first, the watchdog
-  // cancels it instead and the answer is a 503 (the handler still finishes in the
-  // background; its result is dropped).
+  // One piece of work on the worker pool that a connection awaits. The worker signals
+  // completion by cancelling a timer that never expires on its own; when the deadline passes
+  // first, the watchdog expires the call instead (the work still finishes in the background;
+  // its result is dropped).
   struct WorkerCall {
     explicit WorkerCall(const asio::any_io_executor& executor) : wake(executor) {
       wake.expires_at(asio::steady_timer::time_point::max());
     }
+    void expire() {
+      if (done) return;
+      timed_out = true;
+      wake.cancel();
+    }
     asio::steady_timer wake;
     bool done = false;
     bool timed_out = false;
-    HttpResponse response;
   };
 
-  asio::awaitable<HttpResponse> handle_on_workers(std::shared_ptr<Request> request,
-                                                  std::shared_ptr<WorkerCall>& current) {
+  // Runs `fn` on the worker pool; false when the deadline passed first.
+  template <class T>
+  asio::awaitable<bool> on_workers(std::function<T()> fn, T& out, std::shared_ptr<WorkerCall>& current) {
     auto executor = co_await asio::this_coro::executor;
     auto call = std::make_shared<WorkerCall>(executor);
+    auto result = std::make_shared<T>();
     current = call;
-    asio::post(workers->get_executor(), [this, request, call, executor] {
-      HttpResponse response = pipeline.run(*request);
-      asio::post(executor, [call, response = std::move(response)]() mutable {
+    asio::post(workers->get_executor(), [call, result, fn = std::move(fn), executor] {
+      T value = fn();
+      asio::post(executor, [call, result, value = std::move(value)]() mutable {
         if (call->timed_out) return;
-        call->response = std::move(response);
+        *result = std::move(value);
         call->done = true;
         call->wake.cancel();
       });
     });
     co_await call->wake.async_wait(kTuple);
     current.reset();
-    if (call->done) co_return std::move(call->response);
+    if (!call->done) co_return false;
+    out = std::move(*result);
+    co_return true;
+  }
+
+  // The pipeline on the worker pool; a 503 when it outlives the request timeout.
+  asio::awaitable<HttpResponse> handle_on_workers(std::shared_ptr<Request> request,
+                                                  std::shared_ptr<WorkerCall>& current) {
+    // No temporaries of class type inside a co_await expression: GCC 12 may destroy them twice.
+    HttpResponse response;
+    std::function<HttpResponse()> run = [this, request] { return pipeline.run(*request); };
+    bool in_time = co_await on_workers<HttpResponse>(std::move(run), response, current);
+    if (in_time) co_return response;
     log_warn("request timed out", {{"route", std::string(request->route_pattern())}});
     Request late(HttpRequest(request->raw().base()));
     late.context() = RequestContext{request->context().request_id, request->context().trace_id,
@@ -185,6 +206,57 @@ struct HttpServer::Impl {
     late.set_route(request->route());
     late.set_pending_error(Error(ErrorKind::timeout, "request_timeout", "The request took too long."));
     co_return pipeline.run(late);
+  }
+
+  // A streamed body (exports): the header, then each piece as a chunk as the producer makes it
+  // on the worker pool, then the last chunk. False when the connection must close: a write
+  // failed, or the producer failed or stalled after the header went out.
+  struct Piece {
+    bool failed = false;
+    std::optional<std::string> data;
+  };
+
+  template <class Stream>
+  asio::awaitable<bool> write_streamed(Stream& stream, HttpResponse& response, std::shared_ptr<BodyStream> body,
+                                       std::string route, Deadline& deadline, std::shared_ptr<WorkerCall>& current) {
+    using ms = std::chrono::milliseconds;
+    http::response<http::empty_body> head(std::move(response.base()));
+    head.chunked(true);
+    http::response_serializer<http::empty_body> serializer(head);
+    deadline.set(Deadline::Phase::writing, ms(config.request_timeout_ms));
+    auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
+    if (hec) co_return false;
+    for (;;) {
+      deadline.set(Deadline::Phase::handling, ms(config.request_timeout_ms));
+      Piece piece;
+      std::function<Piece()> produce = [body, route] {
+        Piece p;
+        try {
+          p.data = (*body)();
+        } catch (const std::exception& e) {
+          log_error("a streamed response failed after its header was sent",
+                    {{"error", e.what()}, {"route", route}});
+          p.failed = true;
+        }
+        return p;
+      };
+      bool in_time = co_await on_workers<Piece>(std::move(produce), piece, current);
+      if (!in_time) {
+        log_warn("a streamed response stalled; closing the connection", {{"route", route}});
+        co_return false;
+      }
+      if (piece.failed) co_return false;
+      if (!piece.data) break;
+      if (piece.data->empty()) continue;
+      deadline.set(Deadline::Phase::writing, ms(config.request_timeout_ms));
+      auto chunk = http::make_chunk(asio::buffer(*piece.data));
+      auto [wec, wn] = co_await asio::async_write(stream, chunk, kTuple);
+      if (wec) co_return false;
+    }
+    deadline.set(Deadline::Phase::writing, ms(config.request_timeout_ms));
+    auto last = http::make_chunk_last();
+    auto [lec, ln] = co_await asio::async_write(stream, last, kTuple);
+    co_return !lec;
   }
 
   // After refusing a body the client is still sending, read and discard for a moment before
@@ -222,10 +294,7 @@ struct HttpServer::Impl {
     };
     deadline->on_expire = [&](Deadline::Phase phase) {
       if (phase == Deadline::Phase::handling) {
-        if (current_call && !current_call->done) {
-          current_call->timed_out = true;
-          current_call->wake.cancel();
-        }
+        if (current_call) current_call->expire();
       } else {
         close_socket();
       }
@@ -335,7 +404,27 @@ struct HttpServer::Impl {
 
       bool keep_alive = request->raw().keep_alive() && !close_after && !stopping;
       response.keep_alive(keep_alive);
-      if (request->method() == http::verb::head) response.body().clear();
+      BodyStream body_stream = request->take_body_stream();
+      if (request->method() == http::verb::head) {
+        response.body().clear();
+        body_stream = nullptr;
+      }
+      if (body_stream && response.result_int() < 300) {
+        auto body = std::make_shared<BodyStream>(std::move(body_stream));
+        std::string route(request->route_pattern());
+        bool ok = co_await write_streamed(stream, response, std::move(body), std::move(route), *deadline, current_call);
+        if (!ok || !keep_alive) break;
+        continue;
+      }
+      if (response.chunked() && request->method() == http::verb::head) {
+        // The header a GET would get, and no body at all (not even the last chunk).
+        http::response<http::empty_body> head(std::move(response.base()));
+        http::response_serializer<http::empty_body> serializer(head);
+        deadline->set(Deadline::Phase::writing, ms(config.request_timeout_ms));
+        auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
+        if (hec || !keep_alive) break;
+        continue;
+      }
       deadline->set(Deadline::Phase::writing, ms(config.request_timeout_ms));
       auto [wec, wn] = co_await http::async_write(stream, response, kTuple);
       if (wec || !keep_alive) {

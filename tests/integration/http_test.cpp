@@ -157,3 +157,55 @@ TEST_CASE("a full worker queue answers 503 with Retry-After while inline routes 
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("integration/http_streaming") {
+
+TEST_CASE("a streamed body arrives chunked and whole, and the connection stays usable") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db);
+  HttpClient client(server.port());
+  // 200 pieces of 64 KiB: 12.5 MiB produced one piece at a time.
+  auto r = client.get("/api/v1/probe/stream?pieces=200&size=65536");
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Transfer-Encoding") == "chunked");
+  CHECK(r.header("Content-Length").empty());
+  CHECK(r.header("X-Content-Type-Options") == "nosniff");
+  REQUIRE(r.body.size() == 200u * 65536u);
+  for (int i : {0, 1, 99, 199}) {
+    std::string prefix = std::to_string(i) + ":";
+    CHECK(r.body.compare(static_cast<std::size_t>(i) * 65536, prefix.size(), prefix) == 0);
+  }
+  // Keep-alive: the next request on the same connection is answered.
+  CHECK(client.get("/healthz").status == 200);
+  // HEAD: the header only.
+  auto head = client.request("HEAD", "/api/v1/probe/stream?pieces=2");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(client.get("/healthz").status == 200);
+}
+
+TEST_CASE("a producer that fails after the header ends the transfer incomplete, never as a short whole body") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db);
+  HttpClient client(server.port());
+  CHECK_THROWS(client.get("/api/v1/probe/stream?pieces=5&size=1024&fail_after=2"));
+  // A producer that fails before any piece: still an incomplete transfer (the header is out).
+  HttpClient other(server.port());
+  CHECK_THROWS(other.get("/api/v1/probe/stream?pieces=5&fail_after=0"));
+  // The server is fine afterwards.
+  HttpClient third(server.port());
+  CHECK(third.get("/healthz").status == 200);
+}
+
+TEST_CASE("a stalled producer is cut off after the request timeout") {
+  TestDatabase db("sqlite");
+  ServerProcess server(db, {{"CRM_HTTP_REQUEST_TIMEOUT_MS", "300"}});
+  HttpClient client(server.port());
+  CHECK_THROWS(client.get("/api/v1/probe/stream?pieces=3&pause_ms=1000"));
+  HttpClient other(server.port());
+  auto quick = other.get("/api/v1/probe/stream?pieces=3&pause_ms=10");
+  CHECK(quick.status == 200);
+  CHECK(quick.body.size() == 3u * 16u);
+}
+
+}  // TEST_SUITE

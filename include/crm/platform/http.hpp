@@ -28,6 +28,14 @@ using HttpVerb = boost::beast::http::verb;
 
 struct Route;
 
+/// The body of a response too large to hold in memory (exports), produced piece by piece:
+/// each call returns the next piece, or nullopt at the end. It runs on a worker thread, may
+/// block on the database, and may keep state (a cursor, a lease) between calls. The server
+/// sends the pieces with chunked transfer encoding as they come; a producer that throws
+/// after the first piece ends the connection without the final chunk, so the client sees an
+/// incomplete transfer rather than a short file that looks whole.
+using BodyStream = std::function<std::optional<std::string>()>;
+
 /// One incoming request as handlers see it.
 class Request final {
  public:
@@ -70,6 +78,10 @@ class Request final {
 
   std::chrono::steady_clock::time_point started_at() const noexcept { return started_at_; }
 
+  /// Set by streamed_response(); taken by the server after the middleware chain returns.
+  void set_body_stream(BodyStream stream) { body_stream_ = std::move(stream); }
+  BodyStream take_body_stream() { return std::exchange(body_stream_, nullptr); }
+
  private:
   HttpRequest raw_;
   std::string_view path_;
@@ -80,6 +92,7 @@ class Request final {
   const Route* route_ = nullptr;
   std::optional<Error> pending_error_;
   std::chrono::steady_clock::time_point started_at_;
+  BodyStream body_stream_;
 };
 
 /// A JSON response with the given status.
@@ -90,6 +103,9 @@ HttpResponse created_response(const boost::json::value& body, std::string_view l
 HttpResponse no_content_response();
 /// A text response (metrics, plain health).
 HttpResponse text_response(unsigned status, std::string body, std::string_view content_type);
+/// A response whose body is streamed from `stream` (see BodyStream); middleware sees and may
+/// add headers to the header-only response this returns.
+HttpResponse streamed_response(Request& request, unsigned status, std::string_view content_type, BodyStream stream);
 /// The RFC 9457 document of an error.
 boost::json::object problem_document(const Error& error, std::string_view request_id);
 HttpResponse problem_response(const Error& error, std::string_view request_id);

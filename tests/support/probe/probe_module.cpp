@@ -110,6 +110,26 @@ class ProbeModule final : public Module {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       return json_response(200, bj::object{{"slept_ms", ms}});
     }, slow);
+
+    RouteOptions stream;
+    stream.tag = "probe";
+    stream.public_route = true;
+    stream.openapi = {{"summary", "Stream `pieces` numbered lines of `size` bytes as chunks; fail after `fail_after`"}};
+    router.get("/api/v1/probe/stream", [](Request& req) {
+      int pieces = std::stoi(req.query("pieces").value_or("3"));
+      std::size_t size = std::stoul(req.query("size").value_or("16"));
+      int fail_after = std::stoi(req.query("fail_after").value_or("-1"));
+      int pause_ms = std::stoi(req.query("pause_ms").value_or("0"));
+      auto next = std::make_shared<int>(0);
+      return streamed_response(req, 200, "text/plain", [=]() -> std::optional<std::string> {
+        if (*next == fail_after) throw std::runtime_error("the producer failed");
+        if (*next >= pieces) return std::nullopt;
+        if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+        std::string line = std::to_string((*next)++) + ":";
+        line.resize(size - 1, 'x');
+        return line + "\n";
+      });
+    }, stream);
   }
 
   std::vector<StagedMiddleware> middleware() override {
