@@ -7,6 +7,7 @@
 #include "crm/platform/db.hpp"
 #include "crm/platform/error.hpp"
 #include "crm/platform/http.hpp"
+#include "crm/platform/metrics.hpp"
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
 
@@ -237,6 +238,8 @@ struct IamContext {
   AccessCache access_cache;
   RevocationCache revocations;
   ProfileCache profiles;
+  platform::Counter* login_failures = nullptr;  // crm_auth_login_failures_total
+  platform::Counter* login_throttled = nullptr;  // crm_auth_login_throttled_total
   std::string mail_sink_path;  // demo mode: one-time links are written here
 
   Access resolve_access(const std::string& tenant_id, const std::string& user_id);

@@ -170,6 +170,10 @@ class IamModuleImpl final : public Module, public IamDirectory {
  public:
   explicit IamModuleImpl(ModuleContext& ctx)
       : ctx_(ctx), iam_{ctx.config, ctx.db, ctx.uow, nullptr, {}, {}}, purge_interval_(purge_interval(ctx.section)) {
+    iam_.login_failures = &ctx.metrics.counter("crm_auth_login_failures_total",
+                                               "Sign-ins refused for a wrong email or password");
+    iam_.login_throttled = &ctx.metrics.counter("crm_auth_login_throttled_total",
+                                                "Sign-ins refused while an account or address is locked");
     if (ctx.config.demo) iam_.mail_sink_path = (std::filesystem::path(ctx.config.data_dir) / "mail-sink.log").string();
   }
 

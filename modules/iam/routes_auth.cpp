@@ -198,10 +198,13 @@ void register_auth_routes(Router& router, IamContext& iam) {
     std::string account_key = "acct:" + (normalized.empty() ? email : normalized);
     std::string ip_key = "ip:" + req.context().remote_ip;
     auto now = now_ms();
-    {
+    try {
       auto lease = iam.db.acquire();
       check_lock(*lease, ip_key, kIpFailures, now);
       check_lock(*lease, account_key, kAccountFailures, now);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::rate_limited && iam.login_throttled) iam.login_throttled->inc();
+      throw;
     }
     std::optional<UserRow> user;
     if (!normalized.empty()) {
@@ -215,15 +218,24 @@ void register_auth_routes(Router& router, IamContext& iam) {
       iam.uow.run(as_user(req, "", ""), [&](UnitOfWork& uow) {
         record_failure(uow.sql(), account_key, now);
         record_failure(uow.sql(), ip_key, now);
-        publish(uow, events::kLoginFailed, "user", user ? user->id : "", bj::object{{"reason", "invalid_credentials"}});
+        // A known account's failures belong to its tenant's audit log (the one it used last),
+        // where that tenant's administrators see them.
+        auto account_event = [&](const char* type, const char* reason) {
+          auto ev = uow.make_event(type, events::kVersion, "user", user ? user->id : "",
+                                   bj::object{{"reason", reason}});
+          if (user) ev.tenant_id = user->last_tenant_id;
+          uow.publish(std::move(ev));
+        };
+        account_event(events::kLoginFailed, "invalid_credentials");
         if (failures(uow.sql(), account_key, now - kWindowMs).count == kAccountFailures) {
-          publish(uow, events::kLockedOut, "user", user ? user->id : "", bj::object{{"reason", "too_many_failures"}});
+          account_event(events::kLockedOut, "too_many_failures");
         }
         if (failures(uow.sql(), ip_key, now - kWindowMs).count == kIpFailures) {
           publish(uow, events::kLockedOut, "ip", req.context().remote_ip,
                   bj::object{{"reason", "too_many_failures_from_ip"}});
         }
       });
+      if (iam.login_failures) iam.login_failures->inc();
       throw Error(ErrorKind::unauthorized, "invalid_credentials", "The email or password is incorrect.");
     }
     auto answer = iam.uow.run(as_user(req, user->id, ""), [&](UnitOfWork& uow) {

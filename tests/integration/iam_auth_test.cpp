@@ -594,6 +594,20 @@ TEST_SUITE("integration/iam_auth") {
       CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.login_failed'") == 5);
       CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'auth.locked_out' AND outcome = 'failure'"
                       " AND entity_type = 'user' AND entity_id = '" + victim.user_id + "'") == 1);
+
+      // The victim's tenant sees the attempts in its own audit log; another tenant does not.
+      auto seen = call(client, "GET", "/api/v1/audit-logs?action=auth.login_failed", victim.access);
+      REQUIRE_MESSAGE(seen.status == 200, seen.body);
+      CHECK(data_of(seen).size() == 5);
+      auto bystander = login(client, "bystander@example.com");
+      auto unseen = call(client, "GET", "/api/v1/audit-logs?action=auth.login_failed", bystander.access);
+      REQUIRE(unseen.status == 200);
+      CHECK(data_of(unseen).empty());
+
+      // And /metrics counts them.
+      auto metrics = client.get("/metrics").body;
+      CHECK(metrics.find("crm_auth_login_failures_total 5") != std::string::npos);
+      CHECK(metrics.find("crm_auth_login_throttled_total 2") != std::string::npos);
     }
   }
 

@@ -54,7 +54,7 @@ std::map<std::string, std::string> as_user(const std::string& user, const std::s
 
 TEST_SUITE("integration/rate_limit") {
 
-TEST_CASE("over the IP budget is 429 with Retry-After; other addresses and /healthz are unaffected") {
+TEST_CASE("over the IP budget is 429 with Retry-After, and other addresses and /healthz are unaffected") {
   for (const auto& backend : backends()) {
     CAPTURE(backend);
     TestDatabase db(backend);
