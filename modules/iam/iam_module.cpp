@@ -185,7 +185,17 @@ class IamModuleImpl final : public Module, public IamDirectory {
     if (ctx_.config.jwt_secret.size() < 32) {
       throw ConfigError("invalid configuration: auth.jwt_secret (CRM_JWT_SECRET): required, at least 32 bytes");
     }
-    iam_.jwt = std::make_unique<JwtSigner>(ctx_.config.jwt_secret, "batik-crm", "batik-crm-api");
+    if (!ctx_.config.jwt_ed25519_key_file.empty()) {
+      try {
+        iam_.jwt = std::make_unique<JwtSigner>(load_ed25519_pem(ctx_.config.jwt_ed25519_key_file), "batik-crm",
+                                               "batik-crm-api");
+      } catch (const std::exception& e) {
+        throw ConfigError(std::string("invalid configuration: auth.jwt_ed25519_key_file (CRM_JWT_ED25519_KEY_FILE): ") +
+                          e.what());
+      }
+    } else {
+      iam_.jwt = std::make_unique<JwtSigner>(ctx_.config.jwt_secret, "batik-crm", "batik-crm-api");
+    }
     register_auth_routes(router, iam_);
     register_admin_routes(router, iam_);
     register_tenancy_routes(router, iam_);

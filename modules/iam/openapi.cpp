@@ -112,6 +112,12 @@ void describe_iam_api(platform::Router& router) {
               {{"200", tokens}}));
   d(HttpVerb::post, "/api/v1/auth/refresh", with_body(object({{"refresh_token", str()}}, {"refresh_token"}), {{"200", tokens}}));
   d(HttpVerb::post, "/api/v1/auth/logout", only({{"204", no_content}}));
+  d(HttpVerb::get, "/api/v1/auth/jwks",
+    only({{"200", response("JWK set (RFC 7517) of the Ed25519 keys that sign access tokens; empty under HS256",
+                           object({{"keys", array_of(object({{"kty", str()}, {"crv", str()}, {"use", str()},
+                                                              {"alg", str()}, {"kid", str()}, {"x", str()}},
+                                                             {"kty", "crv", "kid", "x"}))}},
+                                  {"keys"}))}}));
   d(HttpVerb::get, "/api/v1/auth/me",
     only({{"200", response("The signed-in user",
                            object({{"user", object({{"id", str("uuid")}, {"email", str("email")}, {"name", str()},

@@ -335,6 +335,14 @@ void register_auth_routes(Router& router, IamContext& iam) {
     return no_content_response();
   }, route("Sign out: revokes the session and the access token", false));
 
+  router.get("/api/v1/auth/jwks", [&iam](Request&) {
+    bj::array keys;
+    if (auto jwk = iam.jwt->public_jwk()) keys.push_back(json::parse_relaxed(*jwk));
+    auto res = json_response(200, bj::object{{"keys", keys}});
+    res.set("Cache-Control", "public, max-age=300");
+    return res;
+  }, route("The public keys that verify access tokens (JWK set; empty under HS256)", true));
+
   router.get("/api/v1/auth/me", [&iam](Request& req) {
     require_authenticated(req.context());
     const auto& p = req.context().principal;

@@ -53,6 +53,7 @@ const std::vector<KeySpec>& key_specs() {
       {"log.level", "CRM_LOG_LEVEL", Kind::choice, 0, 0, {"debug", "info", "warn", "error"}},
       {"data_dir", "CRM_DATA_DIR", Kind::string},
       {"auth.jwt_secret", "CRM_JWT_SECRET", Kind::string},
+      {"auth.jwt_ed25519_key_file", "CRM_JWT_ED25519_KEY_FILE", Kind::string},
       {"outbox.dispatch_enabled", "CRM_OUTBOX_DISPATCH_ENABLED", Kind::boolean},
       {"outbox.poll_interval_ms", "CRM_OUTBOX_POLL_INTERVAL_MS", Kind::integer, 10, 3600000},
       {"outbox.batch_size", "CRM_OUTBOX_BATCH_SIZE", Kind::integer, 1, 10000},
@@ -318,6 +319,7 @@ Config load_config(const ConfigSources& sources) {
   if (c.data_dir.empty()) fail("data_dir", "must not be empty");
   c.jwt_secret = get_string(merged, "auth.jwt_secret", "");
   if (!c.jwt_secret.empty() && c.jwt_secret.size() < 32) fail("auth.jwt_secret", "must be at least 32 bytes");
+  c.jwt_ed25519_key_file = get_string(merged, "auth.jwt_ed25519_key_file", "");
   c.outbox.dispatch_enabled = get_bool(merged, "outbox.dispatch_enabled", c.outbox.dispatch_enabled);
   c.outbox.poll_interval_ms = get_int(merged, "outbox.poll_interval_ms", c.outbox.poll_interval_ms);
   c.outbox.batch_size = get_int(merged, "outbox.batch_size", c.outbox.batch_size);

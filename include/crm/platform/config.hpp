@@ -78,6 +78,7 @@ struct Config {
   std::string log_level = "info";  // debug | info | warn | error
   std::string data_dir = "./data";
   std::string jwt_secret;
+  std::string jwt_ed25519_key_file;  // when set, access tokens are signed with EdDSA
   bool demo = false;
   /// The merged raw document; modules read their own sections from it.
   boost::json::object raw;

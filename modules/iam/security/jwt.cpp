@@ -2,7 +2,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sodium.h>
+
+#include <cstdio>
+#include <memory>
 
 #include <array>
 #include <boost/json.hpp>
@@ -31,11 +35,7 @@ int decode_char(char c) noexcept {
   return -1;
 }
 
-// The fixed header, encoded once: {"alg":"HS256","typ":"JWT"}.
-const std::string& encoded_header() {
-  static const std::string header = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
-  return header;
-}
+constexpr std::size_t kEd25519SignatureBytes = crypto_sign_ed25519_BYTES;
 
 std::optional<bj::object> decode_json_object(std::string_view part) {
   const auto text = base64url_decode(part);
@@ -138,10 +138,80 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 }
 
 JwtSigner::JwtSigner(std::string secret, std::string issuer, std::string audience)
-    : secret_(std::move(secret)), issuer_(std::move(issuer)), audience_(std::move(audience)) {
+    : secret_(std::move(secret)),
+      header_(base64url_encode(R"({"alg":"HS256","typ":"JWT"})")),
+      issuer_(std::move(issuer)),
+      audience_(std::move(audience)) {
   if (secret_.size() < kMinSecretBytes) {
     throw std::invalid_argument("the JWT secret must be at least 32 bytes long");
   }
+}
+
+JwtSigner::JwtSigner(Ed25519Key key, std::string issuer, std::string audience)
+    : key_(std::move(key)), issuer_(std::move(issuer)), audience_(std::move(audience)) {
+  if (key_->secret_key.size() != crypto_sign_ed25519_SECRETKEYBYTES ||
+      key_->public_key.size() != crypto_sign_ed25519_PUBLICKEYBYTES) {
+    throw std::invalid_argument("an Ed25519 key pair has a 64-byte secret key and a 32-byte public key");
+  }
+  header_ = base64url_encode(bj::serialize(bj::object{{"alg", "EdDSA"}, {"typ", "JWT"}, {"kid", key_->key_id}}));
+}
+
+std::optional<std::string> JwtSigner::public_jwk() const {
+  if (!key_) return std::nullopt;
+  return bj::serialize(bj::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"use", "sig"}, {"alg", "EdDSA"},
+                                  {"kid", key_->key_id}, {"x", base64url_encode(key_->public_key)}});
+}
+
+std::string JwtSigner::signature_of(std::string_view input) const {
+  if (!key_) return hmac_sha256(secret_, input);
+  unsigned char sig[kEd25519SignatureBytes];
+  crypto_sign_ed25519_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                               reinterpret_cast<const unsigned char*>(key_->secret_key.data()));
+  return std::string(reinterpret_cast<const char*>(sig), sizeof sig);
+}
+
+bool JwtSigner::signature_matches(std::string_view input, std::string_view signature) const {
+  if (!key_) {
+    if (signature.size() != kSignatureBytes) return false;
+    const std::string expected = hmac_sha256(secret_, input);
+    return CRYPTO_memcmp(expected.data(), signature.data(), kSignatureBytes) == 0;
+  }
+  if (signature.size() != kEd25519SignatureBytes) return false;
+  return crypto_sign_ed25519_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
+                                             reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                                             reinterpret_cast<const unsigned char*>(key_->public_key.data())) == 0;
+}
+
+Ed25519Key ed25519_from_seed(std::string_view seed) {
+  if (seed.size() != crypto_sign_ed25519_SEEDBYTES) throw std::invalid_argument("an Ed25519 seed is 32 bytes");
+  unsigned char pk[crypto_sign_ed25519_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_ed25519_SECRETKEYBYTES];
+  crypto_sign_ed25519_seed_keypair(pk, sk, reinterpret_cast<const unsigned char*>(seed.data()));
+  Ed25519Key key;
+  key.secret_key.assign(reinterpret_cast<const char*>(sk), sizeof sk);
+  key.public_key.assign(reinterpret_cast<const char*>(pk), sizeof pk);
+  sodium_memzero(sk, sizeof sk);
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, pk, sizeof pk);
+  key.key_id = base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), 8));
+  return key;
+}
+
+Ed25519Key load_ed25519_pem(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "r"), &std::fclose);
+  if (!file) throw std::runtime_error("cannot read " + path);
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> pkey(PEM_read_PrivateKey(file.get(), nullptr, nullptr, nullptr),
+                                                       &EVP_PKEY_free);
+  if (!pkey) throw std::runtime_error(path + " is not a PEM private key");
+  if (EVP_PKEY_get_id(pkey.get()) != EVP_PKEY_ED25519) throw std::runtime_error(path + " is not an Ed25519 key");
+  unsigned char seed[crypto_sign_ed25519_SEEDBYTES];
+  std::size_t length = sizeof seed;
+  if (EVP_PKEY_get_raw_private_key(pkey.get(), seed, &length) != 1 || length != sizeof seed) {
+    throw std::runtime_error("cannot read the Ed25519 key in " + path);
+  }
+  auto key = ed25519_from_seed(std::string_view(reinterpret_cast<const char*>(seed), sizeof seed));
+  sodium_memzero(seed, sizeof seed);
+  return key;
 }
 
 std::string JwtSigner::sign(const AccessClaims& claims) const {
@@ -156,10 +226,10 @@ std::string JwtSigner::sign(const AccessClaims& claims) const {
   payload["nbf"] = claims.not_before;
   payload["exp"] = claims.expires_at;
 
-  std::string token = encoded_header();
+  std::string token = header_;
   token += '.';
   token += base64url_encode(bj::serialize(payload));
-  const std::string signature = hmac_sha256(secret_, token);
+  const std::string signature = signature_of(token);
   token += '.';
   token += base64url_encode(signature);
   return token;
@@ -183,14 +253,12 @@ std::optional<AccessClaims> JwtSigner::verify(std::string_view token, std::int64
   const auto header = decode_json_object(header_part);
   if (!header) return std::nullopt;
   const auto* alg = header->if_contains("alg");
-  if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256") return std::nullopt;
+  if (alg == nullptr || !alg->is_string() || alg->get_string() != algorithm()) return std::nullopt;
   if (header->contains("crit")) return std::nullopt;
 
   // The signature is checked before anything in the payload is looked at.
   const auto signature = base64url_decode(signature_part);
-  if (!signature || signature->size() != kSignatureBytes) return std::nullopt;
-  const std::string expected = hmac_sha256(secret_, token.substr(0, second_dot));
-  if (CRYPTO_memcmp(expected.data(), signature->data(), kSignatureBytes) != 0) return std::nullopt;
+  if (!signature || !signature_matches(token.substr(0, second_dot), *signature)) return std::nullopt;
 
   const auto payload = decode_json_object(payload_part);
   if (!payload) return std::nullopt;

@@ -1,7 +1,8 @@
 #pragma once
-// Access tokens: JWT (RFC 7519) signed with HS256. The verifier pins the algorithm, checks the
-// signature in constant time, then issuer, audience, not-before and expiry; `alg: none`,
-// other algorithms, malformed tokens and tokens with a `crit` header are rejected.
+// Access tokens: JWT (RFC 7519) signed with HS256, or with EdDSA (Ed25519, RFC 8037) when a
+// key is configured. The verifier pins the one algorithm the signer uses, checks the
+// signature (in constant time), then issuer, audience, not-before and expiry; `alg: none`,
+// any other algorithm, malformed tokens and tokens with a `crit` header are rejected.
 
 #include <cstdint>
 #include <optional>
@@ -22,10 +23,31 @@ struct AccessClaims {
   std::int64_t expires_at = 0;  // exp, seconds
 };
 
+/// An Ed25519 key pair (libsodium layout: 64-byte secret key, 32-byte public key).
+struct Ed25519Key {
+  std::string secret_key;
+  std::string public_key;
+  /// The key id: base64url of the first 8 bytes of SHA-256 of the public key.
+  std::string key_id;
+};
+
+/// The key pair of a 32-byte seed.
+Ed25519Key ed25519_from_seed(std::string_view seed);
+/// Reads a PEM private key (`openssl genpkey -algorithm ed25519`); throws
+/// std::runtime_error naming the problem (missing file, not Ed25519, unreadable).
+Ed25519Key load_ed25519_pem(const std::string& path);
+
 class JwtSigner final {
  public:
-  /// `secret` must be at least 32 bytes (throws std::invalid_argument otherwise).
+  /// HS256. `secret` must be at least 32 bytes (throws std::invalid_argument otherwise).
   JwtSigner(std::string secret, std::string issuer, std::string audience);
+  /// EdDSA with an Ed25519 key; HS256 tokens are then rejected.
+  JwtSigner(Ed25519Key key, std::string issuer, std::string audience);
+
+  /// "HS256" or "EdDSA".
+  const char* algorithm() const noexcept { return key_ ? "EdDSA" : "HS256"; }
+  /// The public key as a JWK (RFC 8037 OKP), for /auth/jwks; nullopt under HS256.
+  std::optional<std::string> public_jwk() const;
 
   /// A token for `claims`; `iss` and `aud` are always this signer's own issuer and audience
   /// (claims.issuer and claims.audience are ignored).
@@ -39,7 +61,12 @@ class JwtSigner final {
   const std::string& audience() const noexcept { return audience_; }
 
  private:
+  std::string signature_of(std::string_view signing_input) const;
+  bool signature_matches(std::string_view signing_input, std::string_view signature) const;
+
   std::string secret_;
+  std::optional<Ed25519Key> key_;
+  std::string header_;  // the encoded header, fixed per algorithm
   std::string issuer_;
   std::string audience_;
 };
