@@ -1,0 +1,207 @@
+// OpenAPI descriptions of the customer endpoints: request bodies, responses and schemas.
+#include "customer_internal.hpp"
+
+#include "crm/platform/router.hpp"
+
+namespace crm::customer {
+
+using platform::HttpVerb;
+
+namespace {
+
+bj::object ref(const char* name) { return {{"$ref", std::string("#/components/schemas/") + name}}; }
+bj::object str(const char* format = nullptr) {
+  bj::object o{{"type", "string"}};
+  if (format) o["format"] = format;
+  return o;
+}
+bj::object enum_of(std::initializer_list<const char*> values) {
+  bj::array a;
+  for (const char* v : values) a.emplace_back(v);
+  return {{"type", "string"}, {"enum", a}};
+}
+bj::object boolean() { return {{"type", "boolean"}}; }
+bj::object integer() { return {{"type", "integer"}}; }
+bj::object array_of(bj::object items) { return {{"type", "array"}, {"items", std::move(items)}}; }
+bj::object nullable(bj::object schema) { return {{"oneOf", bj::array{std::move(schema), bj::object{{"type", "null"}}}}}; }
+bj::object any_object() { return {{"type", "object"}}; }
+
+bj::object object(std::initializer_list<std::pair<const char*, bj::object>> props,
+                  std::initializer_list<const char*> required, bool closed = true) {
+  bj::object properties;
+  for (const auto& [k, v] : props) properties[k] = v;
+  bj::array req;
+  for (const char* r : required) req.emplace_back(r);
+  bj::object o{{"type", "object"}, {"properties", properties}};
+  if (!req.empty()) o["required"] = req;
+  if (closed) o["additionalProperties"] = false;
+  return o;
+}
+
+bj::object body(bj::object schema) {
+  return {{"required", true}, {"content", bj::object{{"application/json", bj::object{{"schema", std::move(schema)}}}}}};
+}
+
+bj::object response(const char* description, std::optional<bj::object> schema = std::nullopt) {
+  bj::object r{{"description", description}};
+  if (schema) r["content"] = bj::object{{"application/json", bj::object{{"schema", std::move(*schema)}}}};
+  return r;
+}
+
+bj::object page_of(const char* item) {
+  return object({{"data", array_of(ref(item))},
+                 {"page", object({{"limit", integer()}, {"next_cursor", nullable(str())}, {"total", integer()}},
+                                 {"limit", "next_cursor"})}},
+                {"data", "page"});
+}
+
+bj::object query(const char* name, const char* description, bj::object schema = str()) {
+  return {{"name", name}, {"in", "query"}, {"required", false}, {"description", description}, {"schema", std::move(schema)}};
+}
+
+bj::object header(const char* name, const char* description) {
+  return {{"name", name}, {"in", "header"}, {"required", false}, {"description", description}, {"schema", str()}};
+}
+
+/// The writable customer fields; `required` lists those a body must have.
+bj::object customer_input(std::initializer_list<const char*> required) {
+  return object({{"type", enum_of({"individual", "business"})},
+                 {"name", str()},
+                 {"legal_name", nullable(str())},
+                 {"email", nullable(str("email"))},
+                 {"phone", nullable(str())},
+                 {"website", nullable(str("uri"))},
+                 {"industry", nullable(str())},
+                 {"status", enum_of({"lead", "prospect", "active", "inactive", "churned", "blocked"})},
+                 {"tier", nullable(enum_of({"bronze", "silver", "gold", "platinum"}))},
+                 {"owner_id", str("uuid")},
+                 {"tags", array_of(str())},
+                 {"addresses", array_of(ref("Address"))},
+                 {"social_profiles", array_of(ref("SocialProfileInput"))},
+                 {"custom_fields", any_object()},
+                 {"credit_limit", nullable(ref("MoneyInput"))},
+                 {"lifetime_value", nullable(ref("MoneyInput"))},
+                 {"preferences", ref("Preferences")},
+                 {"external_id", nullable(str())}},
+                required);
+}
+
+}  // namespace
+
+void describe_customer_api(platform::Router& router) {
+  router.add_schema("Money", object({{"amount", str()}, {"currency", str()}}, {"amount", "currency"}));
+  router.add_schema("MoneyInput",
+                    object({{"amount", {{"type", "string"}, {"pattern", "^-?[0-9]+(\\.[0-9]+)?$"},
+                                        {"description", "Decimal string with at most the currency's decimals"}}},
+                            {"currency", {{"type", "string"}, {"description", "ISO 4217; default: the tenant's"}}}},
+                           {"amount"}));
+  router.add_schema("Address", object({{"type", enum_of({"billing", "shipping", "other"})},
+                                       {"line1", str()},
+                                       {"line2", nullable(str())},
+                                       {"city", nullable(str())},
+                                       {"state", nullable(str())},
+                                       {"postal_code", nullable(str())},
+                                       {"country", {{"type", "string"}, {"description", "ISO 3166-1 alpha-2"}}}},
+                                      {"type", "line1", "country"}));
+  router.add_schema("SocialProfileInput",
+                    object({{"platform", enum_of({"linkedin", "facebook", "instagram", "x", "twitter", "tiktok",
+                                                  "youtube", "github", "telegram", "whatsapp"})},
+                            {"handle", str()},
+                            {"url", str("uri")}},
+                           {"platform"}));
+  router.add_schema("SocialProfile", object({{"platform", str()}, {"handle", str()}, {"url", str("uri")}},
+                                            {"platform", "handle", "url"}));
+  router.add_schema("Preferences", object({{"language", nullable(str())},
+                                           {"preferred_channel",
+                                            nullable(enum_of({"email", "phone", "sms", "whatsapp", "mail", "none"}))},
+                                           {"marketing_opt_in", boolean()}},
+                                          {}));
+  router.add_schema("Customer",
+                    object({{"id", str("uuid")},
+                            {"tenant_id", str("uuid")},
+                            {"code", {{"type", "string"}, {"description", "Per-tenant sequence, CUS-000001"}}},
+                            {"slug", str()},
+                            {"type", str()},
+                            {"name", str()},
+                            {"legal_name", nullable(str())},
+                            {"email", nullable(str("email"))},
+                            {"email_disposable", boolean()},
+                            {"phone", nullable({{"type", "string"}, {"description", "E.164"}})},
+                            {"website", nullable(str("uri"))},
+                            {"industry", nullable(str())},
+                            {"status", str()},
+                            {"tier", nullable(str())},
+                            {"owner_id", str("uuid")},
+                            {"tags", array_of(str())},
+                            {"addresses", array_of(ref("Address"))},
+                            {"social_profiles", array_of(ref("SocialProfile"))},
+                            {"custom_fields", any_object()},
+                            {"credit_limit", nullable(ref("Money"))},
+                            {"lifetime_value", nullable(ref("Money"))},
+                            {"preferences", ref("Preferences")},
+                            {"external_id", nullable(str())},
+                            {"version", integer()},
+                            {"created_at", str("date-time")},
+                            {"updated_at", str("date-time")},
+                            {"deleted_at", nullable(str("date-time"))}},
+                           {"id", "tenant_id", "code", "slug", "type", "name", "status", "owner_id", "version",
+                            "created_at", "updated_at"}));
+  router.add_schema("CustomerCreate", customer_input({"name"}));
+  router.add_schema("CustomerReplace", customer_input({"name"}));
+  router.add_schema("CustomerPatch", customer_input({}));
+
+  auto d = [&router](HttpVerb m, const char* path, bj::object op) { router.describe(m, path, op); };
+  auto customer = response("The customer (ETag: its version)", ref("Customer"));
+  auto conflict = response("Conflict: duplicate email or phone (existing_id), taken external_id, or a state "
+                           "transition that is not allowed");
+  auto if_match = header("If-Match", "The version (ETag) the change is based on; 412 when it moved on");
+  auto include_deleted = query("include_deleted", "Also find a soft-deleted customer (needs customers:delete)",
+                               boolean());
+
+  bj::array list_params{
+      query("limit", "Page size, 1 to 200 (default 25)", integer()),
+      query("cursor", "next_cursor of the previous page"),
+      query("include_total", "Add page.total", boolean()),
+      query("sort", "Comma-separated fields, - for descending: name, code, status, created_at, updated_at, "
+                    "lifetime_value, credit_limit (default -created_at)"),
+      query("status", "Comma-separated statuses"),
+      query("tier", "Comma-separated tiers"),
+      query("type", "individual or business"),
+      query("owner_id", "Comma-separated owner ids"),
+      query("tag", "Customers with this tag"),
+      query("industry", "Industry (case-insensitive)"),
+      query("country", "ISO country of any address"),
+      query("created_after", "RFC 3339", str("date-time")),
+      query("created_before", "RFC 3339", str("date-time")),
+      query("updated_after", "RFC 3339", str("date-time")),
+      query("updated_before", "RFC 3339", str("date-time")),
+      include_deleted,
+  };
+  d(HttpVerb::get, "/api/v1/customers",
+    {{"parameters", list_params}, {"responses", {{"200", response("A page of customers", page_of("Customer"))}}}});
+  d(HttpVerb::post, "/api/v1/customers",
+    {{"parameters", bj::array{query("allow_duplicate", "Create even when the email or phone is known", boolean())}},
+     {"requestBody", body(ref("CustomerCreate"))},
+     {"responses", {{"201", response("Created", ref("Customer"))}, {"409", conflict}}}});
+  d(HttpVerb::get, "/api/v1/customers/by-slug/{slug}",
+    {{"parameters", bj::array{include_deleted}}, {"responses", {{"200", customer}}}});
+  d(HttpVerb::get, "/api/v1/customers/{id}", {{"parameters", bj::array{include_deleted}}, {"responses", {{"200", customer}}}});
+  d(HttpVerb::put, "/api/v1/customers/{id}",
+    {{"parameters", bj::array{if_match}},
+     {"requestBody", body(ref("CustomerReplace"))},
+     {"responses", {{"200", customer}, {"409", conflict}}}});
+  d(HttpVerb::patch, "/api/v1/customers/{id}",
+    {{"parameters", bj::array{if_match}},
+     {"requestBody", body(ref("CustomerPatch"))},
+     {"responses", {{"200", customer}, {"409", conflict}}}});
+  d(HttpVerb::delete_, "/api/v1/customers/{id}",
+    {{"parameters", bj::array{if_match, query("hard", "Purge instead of soft delete (customers:purge)", boolean())}},
+     {"responses", {{"204", response("Deleted")}}}});
+  for (const char* action : {"restore", "activate", "deactivate", "block", "unblock"}) {
+    d(HttpVerb::post, (std::string("/api/v1/customers/{id}/") + action).c_str(),
+      {{"parameters", bj::array{if_match}}, {"responses", {{"200", customer}, {"409", conflict}}}});
+  }
+
+}
+
+}  // namespace crm::customer
