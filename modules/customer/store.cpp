@@ -428,7 +428,9 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
   for (const auto& k : q.sort) {
     order += std::string(sort_column(k.field).expression) + (k.descending ? " DESC, " : " ASC, ");
   }
-  order += "c.id ASC";
+  // The id breaks ties in the direction of the last key (UUIDv7 ids follow creation order).
+  bool id_descending = !q.sort.empty() && q.sort.back().descending;
+  order += id_descending ? "c.id DESC" : "c.id ASC";
   if (q.after) {
     // Keyset: rows strictly after the cursor's (sort values..., id) in the ORDER BY.
     const auto* values = q.after->if_contains("k");
@@ -453,7 +455,7 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
       if (i < q.sort.size()) {
         term += std::string(sort_column(q.sort[i].field).expression) + (q.sort[i].descending ? " < " : " > ") + value(i) + ")";
       } else {
-        term += "c.id > " + b.add(std::string(id->get_string())) + ")";
+        term += std::string(id_descending ? "c.id < " : "c.id > ") + b.add(std::string(id->get_string())) + ")";
       }
       any += (any.empty() ? "" : " OR ") + term;
     }
