@@ -221,6 +221,7 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
 
   void register_routes(Router& router) override {
     register_customer_routes(router, ctx_);
+    register_related_routes(router, ctx_);
     describe_customer_api(router);
   }
 

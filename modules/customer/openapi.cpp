@@ -202,6 +202,140 @@ void describe_customer_api(platform::Router& router) {
       {{"parameters", bj::array{if_match}}, {"responses", {{"200", customer}, {"409", conflict}}}});
   }
 
+  // ---- contacts, notes, activities, timeline ----
+  bj::object phone_item = object({{"type", enum_of({"mobile", "work", "home", "other"})}, {"number", str()}}, {"number"});
+  bj::object comm = object({{"email_opt_in", boolean()}, {"sms_opt_in", boolean()}, {"phone_opt_in", boolean()},
+                            {"preferred_channel", nullable(enum_of({"email", "phone", "sms", "whatsapp", "mail", "none"}))}},
+                           {});
+  bj::object roles = array_of(enum_of({"decision_maker", "billing", "technical", "other"}));
+  router.add_schema("ContactInput", object({{"first_name", str()},
+                                            {"last_name", nullable(str())},
+                                            {"email", nullable(str("email"))},
+                                            {"phones", array_of(phone_item)},
+                                            {"job_title", nullable(str())},
+                                            {"department", nullable(str())},
+                                            {"roles", roles},
+                                            {"is_primary", boolean()},
+                                            {"communication_preferences", comm},
+                                            {"last_contacted_at", nullable(str("date-time"))}},
+                                           {"first_name"}));
+  router.add_schema("Contact", object({{"id", str("uuid")},
+                                       {"tenant_id", str("uuid")},
+                                       {"customer_id", str("uuid")},
+                                       {"first_name", str()},
+                                       {"last_name", nullable(str())},
+                                       {"email", nullable(str("email"))},
+                                       {"phones", array_of(phone_item)},
+                                       {"job_title", nullable(str())},
+                                       {"department", nullable(str())},
+                                       {"roles", roles},
+                                       {"is_primary", boolean()},
+                                       {"communication_preferences", comm},
+                                       {"last_contacted_at", nullable(str("date-time"))},
+                                       {"version", integer()},
+                                       {"created_at", str("date-time")},
+                                       {"updated_at", str("date-time")}},
+                                      {"id", "tenant_id", "customer_id", "first_name", "is_primary", "version",
+                                       "created_at", "updated_at"}));
+  router.add_schema("NoteInput", object({{"body", str()}}, {"body"}));
+  router.add_schema("Note", object({{"id", str("uuid")},
+                                    {"tenant_id", str("uuid")},
+                                    {"customer_id", str("uuid")},
+                                    {"body", str()},
+                                    {"pinned", boolean()},
+                                    {"pinned_at", nullable(str("date-time"))},
+                                    {"author_id", nullable(str("uuid"))},
+                                    {"version", integer()},
+                                    {"created_at", str("date-time")},
+                                    {"updated_at", str("date-time")}},
+                                   {"id", "tenant_id", "customer_id", "body", "pinned", "version", "created_at",
+                                    "updated_at"}));
+  bj::object activity_type = enum_of({"call", "email", "meeting", "note", "task", "system"});
+  auto activity_input = [&](std::initializer_list<const char*> required) {
+    return object({{"type", activity_type},
+                   {"subject", nullable(str())},
+                   {"body", nullable(str())},
+                   {"occurred_at", nullable(str("date-time"))},
+                   {"duration_minutes", nullable(integer())},
+                   {"outcome", nullable(str())},
+                   {"contact_id", nullable(str("uuid"))}},
+                  required);
+  };
+  router.add_schema("ActivityInput", activity_input({"type"}));
+  router.add_schema("ActivityPatch", activity_input({}));
+  router.add_schema("Activity", object({{"id", str("uuid")},
+                                        {"tenant_id", str("uuid")},
+                                        {"customer_id", str("uuid")},
+                                        {"type", activity_type},
+                                        {"subject", nullable(str())},
+                                        {"body", nullable(str())},
+                                        {"occurred_at", nullable(str("date-time"))},
+                                        {"duration_minutes", nullable(integer())},
+                                        {"outcome", nullable(str())},
+                                        {"contact_id", nullable(str("uuid"))},
+                                        {"status", enum_of({"completed", "needs_review"})},
+                                        {"missing_details", array_of(str())},
+                                        {"created_by", nullable(str())},
+                                        {"version", integer()},
+                                        {"created_at", str("date-time")},
+                                        {"updated_at", str("date-time")}},
+                                       {"id", "tenant_id", "customer_id", "type", "status", "missing_details",
+                                        "version", "created_at", "updated_at"}));
+  router.add_schema("TimelineEntry", object({{"id", str("uuid")},
+                                             {"tenant_id", str("uuid")},
+                                             {"customer_id", str("uuid")},
+                                             {"kind", str()},
+                                             {"summary", str()},
+                                             {"data", any_object()},
+                                             {"actor_id", nullable(str())},
+                                             {"source_type", nullable(str())},
+                                             {"source_id", nullable(str())},
+                                             {"occurred_at", str("date-time")}},
+                                            {"id", "tenant_id", "customer_id", "kind", "summary", "data",
+                                             "occurred_at"}));
+  bj::array paging{query("limit", "Page size, 1 to 200 (default 25)", integer()),
+                   query("cursor", "next_cursor of the previous page")};
+  const std::string c = "/api/v1/customers/{id}";
+  auto path = [&c](const char* rest) { return c + rest; };
+  d(HttpVerb::get, path("/contacts").c_str(),
+    {{"responses", {{"200", response("All contacts, the primary first", page_of("Contact"))}}}});
+  d(HttpVerb::post, path("/contacts").c_str(),
+    {{"requestBody", body(ref("ContactInput"))},
+     {"responses", {{"201", response("Added", ref("Contact"))}, {"409", response("The customer has the maximum number of contacts")}}}});
+  d(HttpVerb::get, path("/contacts/{contact_id}").c_str(), {{"responses", {{"200", response("The contact", ref("Contact"))}}}});
+  d(HttpVerb::put, path("/contacts/{contact_id}").c_str(),
+    {{"parameters", bj::array{if_match}},
+     {"requestBody", body(ref("ContactInput"))},
+     {"responses", {{"200", response("The contact", ref("Contact"))}, {"409", response("The primary contact cannot be unset")}}}});
+  d(HttpVerb::delete_, path("/contacts/{contact_id}").c_str(),
+    {{"parameters", bj::array{if_match}}, {"responses", {{"204", response("Removed")}}}});
+  d(HttpVerb::post, path("/contacts/{contact_id}/primary").c_str(),
+    {{"parameters", bj::array{if_match}}, {"responses", {{"200", response("The new primary contact", ref("Contact"))}}}});
+  d(HttpVerb::get, path("/notes").c_str(), {{"parameters", paging}, {"responses", {{"200", response("Notes", page_of("Note"))}}}});
+  d(HttpVerb::post, path("/notes").c_str(),
+    {{"requestBody", body(ref("NoteInput"))}, {"responses", {{"201", response("Added", ref("Note"))}}}});
+  d(HttpVerb::put, path("/notes/{note_id}").c_str(),
+    {{"parameters", bj::array{if_match}}, {"requestBody", body(ref("NoteInput"))},
+     {"responses", {{"200", response("The note", ref("Note"))}}}});
+  d(HttpVerb::delete_, path("/notes/{note_id}").c_str(),
+    {{"parameters", bj::array{if_match}}, {"responses", {{"204", response("Deleted")}}}});
+  d(HttpVerb::post, path("/notes/{note_id}/pin").c_str(),
+    {{"parameters", bj::array{if_match}}, {"responses", {{"200", response("The note", ref("Note"))}}}});
+  d(HttpVerb::post, path("/notes/{note_id}/unpin").c_str(),
+    {{"parameters", bj::array{if_match}}, {"responses", {{"200", response("The note", ref("Note"))}}}});
+  d(HttpVerb::get, path("/activities").c_str(),
+    {{"parameters", paging}, {"responses", {{"200", response("Activities", page_of("Activity"))}}}});
+  d(HttpVerb::post, path("/activities").c_str(),
+    {{"requestBody", body(ref("ActivityInput"))}, {"responses", {{"201", response("Logged", ref("Activity"))}}}});
+  d(HttpVerb::get, path("/activities/{activity_id}").c_str(),
+    {{"responses", {{"200", response("The activity", ref("Activity"))}}}});
+  d(HttpVerb::patch, path("/activities/{activity_id}").c_str(),
+    {{"parameters", bj::array{if_match}}, {"requestBody", body(ref("ActivityPatch"))},
+     {"responses", {{"200", response("The activity", ref("Activity"))}}}});
+  d(HttpVerb::get, "/api/v1/activities/review-queue",
+    {{"parameters", paging}, {"responses", {{"200", response("Activities that need review", page_of("Activity"))}}}});
+  d(HttpVerb::get, path("/timeline").c_str(),
+    {{"parameters", paging}, {"responses", {{"200", response("Timeline entries", page_of("TimelineEntry"))}}}});
 }
 
 }  // namespace crm::customer
