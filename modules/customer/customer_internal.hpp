@@ -50,6 +50,8 @@ struct CustomerRow {
   TimestampMs created_at = 0, updated_at = 0;
   std::optional<TimestampMs> deleted_at;
 
+  double search_rank = 0;  // only when listed by a search: lower is more relevant
+
   bj::object to_json() const;
   CustomerSummary summary() const;
   /// The lower-cased email duplicates are found by ("" when none).
@@ -109,6 +111,7 @@ struct CustomerFilter {
   std::optional<std::string> tag, industry, country;
   std::optional<TimestampMs> created_after, created_before, updated_after, updated_before;
   bool include_deleted = false;
+  std::vector<std::string> search_terms;  // q=, already split into terms
 };
 struct CustomerQuery {
   CustomerFilter filter;
@@ -170,6 +173,14 @@ void insert_activity(soci::session& sql, const ActivityRow& a);
 bool update_activity(soci::session& sql, const ActivityRow& a, int expected_version);
 
 void insert_timeline(soci::session& sql, const TimelineRow& t);
+
+bool is_postgres(soci::session& sql);
+/// Rewrites the customer's search document from its row, contacts and notes (removes it when
+/// the customer is gone).
+void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+/// The backend's prefix query for the terms (FTS5 MATCH text or a to_tsquery text).
+std::string search_expression(soci::session& sql, const std::vector<std::string>& terms);
 std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                                   int limit, const std::optional<bj::object>& after);
 }  // namespace store

@@ -232,6 +232,17 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                         events::kCustomerDeleted, events::kCustomerRestored, events::kContactAdded,
                         events::kNoteAdded, events::kActivityLogged},
                        [](UnitOfWork& uow, const EventEnvelope& e) { write_timeline(uow, e); });
+    // The search document follows every change of the text it is made of, in the same
+    // transaction, so a search never sees a half-done write.
+    bus.subscribe_sync("customer.search_index",
+                       {events::kCustomerCreated, events::kCustomerUpdated, events::kCustomerPurged,
+                        events::kContactAdded, events::kContactUpdated, events::kContactRemoved, events::kNoteAdded,
+                        events::kNoteUpdated, events::kNoteRemoved},
+                       [](UnitOfWork& uow, const EventEnvelope& e) {
+                         const auto* id = e.payload.if_contains("customer_id");
+                         if (!id || !id->is_string() || e.tenant_id.empty()) return;
+                         store::reindex_customer(uow.sql(), e.tenant_id, std::string(id->get_string()));
+                       });
   }
 
   void start() override {

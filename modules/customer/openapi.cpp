@@ -162,8 +162,10 @@ void describe_customer_api(platform::Router& router) {
       query("limit", "Page size, 1 to 200 (default 25)", integer()),
       query("cursor", "next_cursor of the previous page"),
       query("include_total", "Add page.total", boolean()),
+      query("q", "Full-text search (prefix matching) over name, legal name, email, phone, tags, contact names "
+                 "and notes; ranked"),
       query("sort", "Comma-separated fields, - for descending: name, code, status, created_at, updated_at, "
-                    "lifetime_value, credit_limit (default -created_at)"),
+                    "lifetime_value, credit_limit, relevance (with q; the default then) (default -created_at)"),
       query("status", "Comma-separated statuses"),
       query("tier", "Comma-separated tiers"),
       query("type", "individual or business"),

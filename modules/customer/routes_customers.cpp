@@ -97,14 +97,15 @@ const std::set<std::string>& list_parameters() {
   static const std::set<std::string> p = {"limit",         "cursor",         "include_total",  "sort",
                                           "status",        "tier",           "type",           "owner_id",
                                           "tag",           "industry",       "country",        "created_after",
-                                          "created_before", "updated_after", "updated_before", "include_deleted"};
+                                          "created_before", "updated_after", "updated_before", "include_deleted",
+                                          "q"};
   return p;
 }
 
-std::vector<SortKey> parse_sort(const Request& req, std::string& canonical) {
+std::vector<SortKey> parse_sort(const Request& req, bool searching, std::string& canonical) {
   static const std::set<std::string> fields = {"name",       "code",           "status",      "created_at",
                                                "updated_at", "lifetime_value", "credit_limit"};
-  std::string spec = req.query("sort").value_or("-created_at");
+  std::string spec = req.query("sort").value_or(searching ? "relevance" : "-created_at");
   std::vector<SortKey> keys;
   std::set<std::string> seen;
   std::size_t start = 0;
@@ -116,9 +117,10 @@ std::vector<SortKey> parse_sort(const Request& req, std::string& canonical) {
       k.descending = item[0] == '-';
       item.erase(0, 1);
     }
-    if (!fields.count(item)) {
+    if (item == "relevance" && !searching) throw Error::bad_parameter("sort", "relevance needs a search (q=).");
+    if (!fields.count(item) && item != "relevance") {
       throw Error::bad_parameter("sort", "Sort by name, code, status, created_at, updated_at, lifetime_value or "
-                                         "credit_limit (prefix - for descending).");
+                                         "credit_limit, or relevance with q= (prefix - for descending).");
     }
     if (!seen.insert(item).second) throw Error::bad_parameter("sort", "A field may appear once.");
     k.field = item;
@@ -169,9 +171,16 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     f.updated_before = time_param(req, "updated_before");
     f.include_deleted = flag(req, "include_deleted");
     if (f.include_deleted) require_permission(req.context(), "customers:delete");
+    if (auto text = req.query("q")) {
+      if (text->size() > 500) throw Error::bad_parameter("q", "At most 500 characters.");
+      f.search_terms = domain::search_terms(*text);
+      if (f.search_terms.empty()) throw Error::bad_parameter("q", "Give at least one word or number to search for.");
+    }
     std::string canonical_sort;
-    q.sort = parse_sort(req, canonical_sort);
+    q.sort = parse_sort(req, !f.search_terms.empty(), canonical_sort);
+    // A cursor belongs to one tenant, one sort and one search.
     std::string scope = "customers:" + tenant_id + ":" + canonical_sort;
+    for (const auto& t : f.search_terms) scope += ":" + t;
     auto page = page_request(req, scope);
     q.limit = page.limit + 1;
     q.after = page.after;

@@ -60,6 +60,12 @@ class Binder {
     uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
     return next_name();
   }
+  std::string add(double v) {
+    reals_.push_back(v);
+    const double* p = &reals_.back();
+    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    return next_name();
+  }
   void bind(soci::statement& st) const {
     for (const auto& u : uses_) u(st);
   }
@@ -68,14 +74,16 @@ class Binder {
   std::string next_name() { return ":p" + std::to_string(count_++); }
   std::deque<std::string> strings_;
   std::deque<long long> numbers_;
+  std::deque<double> reals_;
   std::vector<std::function<void(soci::statement&)>> uses_;
   int count_ = 0;
 };
 
 template <class Fetch>
 std::vector<decltype(std::declval<Fetch>().take())> fetch_all(soci::session& sql, const std::string& query,
-                                                              const Binder& binder) {
+                                                              const Binder& binder, bool with_rank = false) {
   Fetch f;
+  f.with_rank = with_rank;
   soci::statement st(sql);
   binder.bind(st);
   f.bind(st);
@@ -120,6 +128,8 @@ struct CustomerFetch {
   OptIn legal_name, email, phone, website, industry, tier, credit_currency, lifetime_currency, external_id,
       created_by;
   OptInNumber credit_minor, lifetime_minor, deleted_at;
+  bool with_rank = false;
+  double rank = 0;
   int disposable = 0;
   std::string tags, addresses, social, custom, preferences;
   long long created = 0, updated = 0;
@@ -154,6 +164,7 @@ struct CustomerFetch {
     st.exchange(soci::into(created));
     st.exchange(soci::into(updated));
     st.exchange(soci::into(deleted_at.value, deleted_at.ind));
+    if (with_rank) st.exchange(soci::into(rank));
   }
   CustomerRow take() const {
     CustomerRow c = row;
@@ -176,6 +187,7 @@ struct CustomerFetch {
     c.created_at = created;
     c.updated_at = updated;
     if (auto d = deleted_at.get()) c.deleted_at = *d;
+    c.search_rank = rank;
     return c;
   }
 };
@@ -195,20 +207,23 @@ void write_facets(soci::session& sql, const CustomerRow& c) {
   for (const auto& country : c.countries()) add("country", country);
 }
 
+enum class SortType { text, integer, real };
 struct SortColumn {
   const char* field;
   const char* expression;
-  bool numeric;
+  SortType type;
 };
 constexpr SortColumn kSortColumns[] = {
-    {"name", "c.name", false},
-    {"code", "c.code", false},
-    {"status", "c.status", false},
-    {"created_at", "c.created_at", true},
-    {"updated_at", "c.updated_at", true},
+    {"name", "c.name", SortType::text},
+    {"code", "c.code", SortType::text},
+    {"status", "c.status", SortType::text},
+    {"created_at", "c.created_at", SortType::integer},
+    {"updated_at", "c.updated_at", SortType::integer},
     // Customers without a value sort as the smallest.
-    {"lifetime_value", "COALESCE(c.lifetime_value_minor, -9223372036854775807)", true},
-    {"credit_limit", "COALESCE(c.credit_limit_minor, -9223372036854775807)", true},
+    {"lifetime_value", "COALESCE(c.lifetime_value_minor, -9223372036854775807)", SortType::integer},
+    {"credit_limit", "COALESCE(c.credit_limit_minor, -9223372036854775807)", SortType::integer},
+    // Only with q=: the search rank, most relevant first when ascending.
+    {"relevance", "s.rank", SortType::real},
 };
 
 const SortColumn& sort_column(const std::string& field) {
@@ -216,6 +231,31 @@ const SortColumn& sort_column(const std::string& field) {
     if (field == s.field) return s;
   }
   throw Error::bad_parameter("sort", "Unknown sort field " + field + ".");
+}
+
+/// FROM of a customer query: with search terms, joined to the matching search documents and
+/// their rank (lower is better on both backends).
+std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
+  std::string from = "customer_customers c";
+  if (f.search_terms.empty()) return from;
+  std::string q = search_expression(sql, f.search_terms);
+  if (is_postgres(sql)) {
+    from += " JOIN (SELECT customer_id, CAST(-ts_rank(document, to_tsquery('simple', ";
+    from += b.add(q);
+    from += ")) AS DOUBLE PRECISION) AS rank FROM customer_search WHERE tenant_id = ";
+    from += b.add(tenant_id);
+    from += " AND document @@ to_tsquery('simple', ";
+    from += b.add(q);
+    from += ")) s ON s.customer_id = c.id";
+  } else {
+    from += " JOIN (SELECT customer_id, bm25(customer_search, 0.0, 0.0, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0) AS rank"
+            " FROM customer_search WHERE customer_search MATCH ";
+    from += b.add(q);
+    from += " AND tenant_id = ";
+    from += b.add(tenant_id);
+    from += ") s ON s.customer_id = c.id";
+  }
+  return from;
 }
 
 std::string filter_sql(const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
@@ -417,12 +457,15 @@ bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
       out.emplace_back(c.lifetime_value ? c.lifetime_value->minor : -9223372036854775807LL);
     else if (k.field == "credit_limit")
       out.emplace_back(c.credit_limit ? c.credit_limit->minor : -9223372036854775807LL);
+    else if (k.field == "relevance")
+      out.emplace_back(c.search_rank);
   }
   return out;
 }
 
 std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
   Binder b;
+  std::string from = from_sql(sql, q.filter, b, tenant_id);
   std::string where = filter_sql(q.filter, b, tenant_id);
   std::string order;
   for (const auto& k : q.sort) {
@@ -440,12 +483,17 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
     }
     const auto& vals = values->get_array();
     for (std::size_t i = 0; i < q.sort.size(); ++i) {
-      bool numeric = sort_column(q.sort[i].field).numeric;
-      if (numeric ? !vals[i].is_int64() : !vals[i].is_string()) bad_cursor();
+      auto type = sort_column(q.sort[i].field).type;
+      bool ok = type == SortType::text ? vals[i].is_string() : type == SortType::integer ? vals[i].is_int64() : vals[i].is_number();
+      if (!ok) bad_cursor();
     }
     auto value = [&](std::size_t i) {
-      return sort_column(q.sort[i].field).numeric ? b.add(static_cast<long long>(vals[i].get_int64()))
-                                                  : b.add(std::string(vals[i].get_string()));
+      switch (sort_column(q.sort[i].field).type) {
+        case SortType::text: return b.add(std::string(vals[i].get_string()));
+        case SortType::integer: return b.add(static_cast<long long>(vals[i].get_int64()));
+        case SortType::real: return b.add(vals[i].to_number<double>());
+      }
+      return std::string();
     };
     std::string any;
     for (std::size_t i = 0; i <= q.sort.size(); ++i) {
@@ -461,20 +509,23 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
     }
     where += " AND (" + any + ")";
   }
-  std::string query = std::string("SELECT ") + kCustomerColumns + " FROM customer_customers c WHERE " + where +
-                      " ORDER BY " + order + " LIMIT " + b.add(static_cast<long long>(q.limit));
-  return fetch_all<CustomerFetch>(sql, query, b);
+  bool searching = !q.filter.search_terms.empty();
+  std::string query = std::string("SELECT ") + kCustomerColumns + (searching ? ", s.rank" : "") + " FROM " + from +
+                      " WHERE " + where + " ORDER BY " + order + " LIMIT ";
+  query += b.add(static_cast<long long>(q.limit));
+  return fetch_all<CustomerFetch>(sql, query, b, searching);
 }
 
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f) {
   Binder b;
+  std::string from = from_sql(sql, f, b, tenant_id);
   std::string where = filter_sql(f, b, tenant_id);
   long long n = 0;
   soci::statement st(sql);
   b.bind(st);
   st.exchange(soci::into(n));
   st.alloc();
-  st.prepare("SELECT COUNT(*) FROM customer_customers c WHERE " + where);
+  st.prepare("SELECT COUNT(*) FROM " + from + " WHERE " + where);
   st.define_and_bind();
   st.execute(true);
   return n;

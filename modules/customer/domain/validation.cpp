@@ -446,3 +446,63 @@ std::string format_money(std::int64_t minor, int exponent) {
 }
 
 }  // namespace crm::customer::domain
+
+namespace crm::customer::domain {
+
+std::vector<std::string> search_terms(std::string_view query) {
+  std::vector<std::string> terms;
+  query = trim(query);
+  if (query.empty() || query.size() > 500) return terms;
+  bool phone_like = std::all_of(query.begin(), query.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == ' ' || c == '-' || c == '+' || c == '(' || c == ')' || c == '.';
+  });
+  std::size_t digits = static_cast<std::size_t>(std::count_if(query.begin(), query.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  }));
+  if (phone_like && digits >= 6) {
+    std::string d;
+    for (char c : query) {
+      if (std::isdigit(static_cast<unsigned char>(c))) d += c;
+    }
+    terms.push_back(d.substr(0, 20));
+    return terms;
+  }
+  std::string current;
+  auto flush = [&] {
+    if (!current.empty() && terms.size() < 10) terms.push_back(current.substr(0, 50));
+    current.clear();
+  };
+  for (unsigned char c : query) {
+    if (std::isalnum(c) || c >= 0x80) current += static_cast<char>(std::tolower(c));
+    else flush();
+  }
+  flush();
+  return terms;
+}
+
+std::string phone_search_text(std::string_view e164) {
+  using i18n::phonenumbers::PhoneNumber;
+  using i18n::phonenumbers::PhoneNumberUtil;
+  std::string out;
+  for (char c : e164) {
+    if (std::isdigit(static_cast<unsigned char>(c))) out += c;
+  }
+  const PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
+  PhoneNumber number;
+  if (util->Parse(std::string(e164), "ZZ", &number) == PhoneNumberUtil::NO_PARSING_ERROR) {
+    std::string national;
+    util->GetNationalSignificantNumber(number, &national);
+    out += " " + national + " 0" + national;
+  }
+  return out;
+}
+
+std::string email_search_text(std::string_view email) {
+  std::string words(email);
+  for (auto& c : words) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && static_cast<unsigned char>(c) < 0x80) c = ' ';
+  }
+  return std::string(email) + " " + words;
+}
+
+}  // namespace crm::customer::domain

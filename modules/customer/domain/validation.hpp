@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace crm::customer::domain {
 
@@ -89,5 +90,21 @@ struct MoneyResult {
 MoneyResult parse_money(std::string_view amount, int exponent);
 /// Minor units as a decimal string with exactly `exponent` decimals.
 std::string format_money(std::int64_t minor, int exponent);
+
+}  // namespace crm::customer::domain
+
+namespace crm::customer::domain {
+
+// ---- search ----
+/// The terms of a search query: words of letters and digits (ASCII lower-cased, at most 10,
+/// each at most 50 bytes); a query that looks like a phone number is one term of its digits
+/// (leading 0 and country code kept as typed). Empty when nothing searchable is left.
+std::vector<std::string> search_terms(std::string_view query);
+/// Text for the search document that makes an E.164 number findable as typed: its digits,
+/// its national significant number and the national number with a trunk 0 ("60123456789
+/// 123456789 0123456789").
+std::string phone_search_text(std::string_view e164);
+/// An email split into its words too ("siti@kedai.my siti kedai my").
+std::string email_search_text(std::string_view email);
 
 }  // namespace crm::customer::domain

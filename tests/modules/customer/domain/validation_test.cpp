@@ -171,3 +171,22 @@ TEST_SUITE("customer/domain") {
     CHECK_FALSE(valid_language("EN"));
   }
 }
+
+TEST_SUITE("customer/domain") {
+  TEST_CASE("search queries become lower-case words, and phone-like queries one run of digits") {
+    using V = std::vector<std::string>;
+    CHECK(search_terms("  Kedai BATIK, siti@kedai ") == V{"kedai", "batik", "siti", "kedai"});
+    CHECK(search_terms("012-345 6789") == V{"0123456789"});
+    CHECK(search_terms("+60 12 345") == V{"6012345"});
+    CHECK(search_terms("12 34") == V{"12", "34"});  // too few digits for a phone number
+    CHECK(search_terms("\"*) OR (") == V{"or"});   // query syntax is never passed through
+    CHECK(search_terms("   ").empty());
+    CHECK(search_terms("a b c d e f g h i j k l").size() == 10);
+    CHECK(search_terms("Batik Café") == V{"batik", "café"});
+  }
+
+  TEST_CASE("a phone number is findable by its international and national digits") {
+    CHECK(phone_search_text("+60123456789") == "60123456789 123456789 0123456789");
+    CHECK(email_search_text("siti@kedai.my") == "siti@kedai.my siti kedai my");
+  }
+}
