@@ -206,10 +206,15 @@ TEST_SUITE("integration/customer_listing") {
       for (const std::string sort : {"-created_at", "name", "code"}) {
         CAPTURE(sort);
         std::atomic<bool> stop{false};
+        std::string inserter_error;
         std::thread inserter([&] {
-          HttpClient c(server.port());
-          int i = 0;
-          while (!stop) create_raw(c, owner.access, bj::object{{"name", "Live " + sort + std::to_string(i++)}});
+          try {
+            HttpClient c(server.port());
+            int i = 0;
+            while (!stop) create_raw(c, owner.access, bj::object{{"name", "Live " + sort + std::to_string(i++)}});
+          } catch (const std::exception& e) {
+            inserter_error = e.what();
+          }
         });
         std::vector<std::string> seen;
         std::string cursor;
@@ -228,6 +233,8 @@ TEST_SUITE("integration/customer_listing") {
         }
         stop = true;
         inserter.join();
+        auto out = server.output();
+        CHECK_MESSAGE(inserter_error.empty(), inserter_error << "\n" << out.substr(out.size() > 4000 ? out.size() - 4000 : 0));
         std::set<std::string> unique(seen.begin(), seen.end());
         CHECK(unique.size() == seen.size());  // no duplicate
         for (const auto& id : seeded) {
