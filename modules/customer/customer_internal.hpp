@@ -234,6 +234,11 @@ platform::HttpResponse with_etag(platform::HttpResponse res, int version);
 CustomerRow load_customer(soci::session& sql, const std::string& tenant_id, const std::string& id,
                           bool include_deleted = false);
 
+/// Details an activity needs to count as complete; the names of those missing.
+std::vector<std::string> missing_details(const ActivityRow& a);
+/// An activity as the API shows it (with missing_details).
+bj::object activity_json(const ActivityRow& a);
+
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);

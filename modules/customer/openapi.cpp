@@ -145,7 +145,8 @@ void describe_customer_api(platform::Router& router) {
                             {"updated_at", str("date-time")},
                             {"deleted_at", nullable(str("date-time"))}},
                            {"id", "tenant_id", "code", "slug", "type", "name", "status", "owner_id", "version",
-                            "created_at", "updated_at"}));
+                            "created_at", "updated_at"},
+                           false));  // open: GET ?include= adds the embedded relations
   router.add_schema("CustomerCreate", customer_input({"name"}));
   router.add_schema("CustomerReplace", customer_input({"name"}));
   router.add_schema("CustomerPatch", customer_input({}));
@@ -185,9 +186,19 @@ void describe_customer_api(platform::Router& router) {
     {{"parameters", bj::array{query("allow_duplicate", "Create even when the email or phone is known", boolean())}},
      {"requestBody", body(ref("CustomerCreate"))},
      {"responses", {{"201", response("Created", ref("Customer"))}, {"409", conflict}}}});
+  auto include = query("include", "Embed relations, comma separated: contacts, notes, activities, timeline "
+                                  "(the newest 25 of each; each needs its read permission)");
+  auto embedded = response("The customer with the relations asked for (ETag: its version)",
+                           bj::object{{"allOf", bj::array{ref("Customer"),
+                                                          {{"type", "object"},
+                                                           {"properties", {{"contacts", array_of(ref("Contact"))},
+                                                                           {"notes", array_of(ref("Note"))},
+                                                                           {"activities", array_of(ref("Activity"))},
+                                                                           {"timeline", array_of(ref("TimelineEntry"))}}}}}}});
   d(HttpVerb::get, "/api/v1/customers/by-slug/{slug}",
-    {{"parameters", bj::array{include_deleted}}, {"responses", {{"200", customer}}}});
-  d(HttpVerb::get, "/api/v1/customers/{id}", {{"parameters", bj::array{include_deleted}}, {"responses", {{"200", customer}}}});
+    {{"parameters", bj::array{include_deleted, include}}, {"responses", {{"200", embedded}}}});
+  d(HttpVerb::get, "/api/v1/customers/{id}",
+    {{"parameters", bj::array{include_deleted, include}}, {"responses", {{"200", embedded}}}});
   d(HttpVerb::put, "/api/v1/customers/{id}",
     {{"parameters", bj::array{if_match}},
      {"requestBody", body(ref("CustomerReplace"))},

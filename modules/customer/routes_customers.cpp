@@ -133,6 +133,53 @@ std::vector<SortKey> parse_sort(const Request& req, bool searching, std::string&
   return keys;
 }
 
+/// GET of one customer with `?include=` relations embedded (each needs its read permission).
+bj::object with_includes(soci::session& sql, const Request& req, const CustomerRow& c) {
+  bj::object out = c.to_json();
+  auto include = req.query("include");
+  if (!include) return out;
+  static const std::set<std::string> kRelations = {"contacts", "notes", "activities", "timeline"};
+  std::set<std::string> wanted;
+  std::size_t start = 0;
+  while (true) {
+    auto comma = include->find(',', start);
+    std::string item = include->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!kRelations.count(item)) {
+      throw Error::bad_parameter("include", "Embed contacts, notes, activities or timeline (comma separated).");
+    }
+    wanted.insert(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  constexpr int kEmbedded = 25;  // the newest; the relation's own endpoint pages through the rest
+  if (wanted.count("contacts")) {
+    require_permission(req.context(), "contacts:read");
+    bj::array a;
+    for (const auto& x : store::contacts(sql, c.tenant_id, c.id)) a.push_back(x.to_json());
+    out["contacts"] = std::move(a);
+  }
+  if (wanted.count("notes")) {
+    require_permission(req.context(), "notes:read");
+    bj::array a;
+    for (const auto& x : store::notes(sql, c.tenant_id, c.id, kEmbedded, std::nullopt)) a.push_back(x.to_json());
+    out["notes"] = std::move(a);
+  }
+  if (wanted.count("activities")) {
+    require_permission(req.context(), "activities:read");
+    bj::array a;
+    for (const auto& x : store::activities(sql, c.tenant_id, c.id, std::nullopt, kEmbedded, std::nullopt)) {
+      a.push_back(activity_json(x));
+    }
+    out["activities"] = std::move(a);
+  }
+  if (wanted.count("timeline")) {
+    bj::array a;
+    for (const auto& x : store::timeline(sql, c.tenant_id, c.id, kEmbedded, std::nullopt)) a.push_back(x.to_json());
+    out["timeline"] = std::move(a);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_customer_routes(Router& router, CustomerContext& cc) {
@@ -219,7 +266,7 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     bool include_deleted = flag(req, "include_deleted");
     if (!c || (c->deleted_at && !include_deleted)) throw Error::not_found("No such customer.");
     if (c->deleted_at) require_permission(req.context(), "customers:delete", c->owner_id);
-    return with_etag(json_response(200, c->to_json()), c->version);
+    return with_etag(json_response(200, with_includes(*lease, req, *c)), c->version);
   }, route("One customer by its slug"));
 
   router.get("/api/v1/customers/{id}", [&cc](Request& req) {
@@ -229,7 +276,7 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     auto lease = cc.db.acquire();
     auto c = load_customer(*lease, tenant_id, req.path_param("id"), include_deleted);
     if (c.deleted_at) require_permission(req.context(), "customers:delete", c.owner_id);
-    return with_etag(json_response(200, c.to_json()), c.version);
+    return with_etag(json_response(200, with_includes(*lease, req, c)), c.version);
   }, route("One customer"));
 
   for (HttpVerb verb : {HttpVerb::put, HttpVerb::patch}) {

@@ -183,27 +183,6 @@ std::string read_note_body(const bj::value& body) {
 
 // ---- activities ----
 
-/// Details an activity needs to count as complete; the names of those missing.
-std::vector<std::string> missing_details(const ActivityRow& a) {
-  std::vector<std::string> missing;
-  if (a.type == "system") return missing;
-  if (!a.subject) missing.emplace_back("subject");
-  if (!a.occurred_at) missing.emplace_back("occurred_at");
-  if (a.type == "call" || a.type == "meeting") {
-    if (!a.duration_minutes) missing.emplace_back("duration_minutes");
-    if (!a.outcome) missing.emplace_back("outcome");
-  }
-  return missing;
-}
-
-bj::object activity_json(const ActivityRow& a) {
-  auto o = a.to_json();
-  bj::array missing;
-  for (const auto& m : missing_details(a)) missing.emplace_back(m);
-  o["missing_details"] = std::move(missing);
-  return o;
-}
-
 /// Reads an activity body. With `patch`, absent fields keep their values and null clears.
 void read_activity(const bj::value& body, bool patch, ActivityRow& a) {
   json::ObjectReader r(body);
@@ -263,6 +242,27 @@ bj::object newest_first_page(std::vector<Row> rows, const PageRequest& page, con
 }
 
 }  // namespace
+
+/// Details an activity needs to count as complete; the names of those missing.
+std::vector<std::string> missing_details(const ActivityRow& a) {
+  std::vector<std::string> missing;
+  if (a.type == "system") return missing;
+  if (!a.subject) missing.emplace_back("subject");
+  if (!a.occurred_at) missing.emplace_back("occurred_at");
+  if (a.type == "call" || a.type == "meeting") {
+    if (!a.duration_minutes) missing.emplace_back("duration_minutes");
+    if (!a.outcome) missing.emplace_back("outcome");
+  }
+  return missing;
+}
+
+bj::object activity_json(const ActivityRow& a) {
+  auto o = a.to_json();
+  bj::array missing;
+  for (const auto& m : missing_details(a)) missing.emplace_back(m);
+  o["missing_details"] = std::move(missing);
+  return o;
+}
 
 void register_related_routes(Router& router, CustomerContext& cc) {
   const std::string base = "/api/v1/customers/{id}";

@@ -326,4 +326,33 @@ TEST_SUITE("integration/customer_related") {
       CHECK(call(client, "PATCH", ac, viewer.access, js(bj::object{{"subject", "v"}})).status == 403);
     }
   }
+
+  TEST_CASE("customer: GET of one customer embeds contacts, notes, activities and timeline with ?include=") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "cust-include", "owner@include.example");
+      auto c = create_customer(client, owner.access, bj::object{{"name", "Embedded"}});
+      std::string path = "/api/v1/customers/" + id_of(c);
+      REQUIRE(call(client, "POST", path + "/contacts", owner.access, js(bj::object{{"first_name", "Zainab"}})).status == 201);
+      REQUIRE(call(client, "POST", path + "/notes", owner.access, js(bj::object{{"body", "Prefers silk"}})).status == 201);
+      REQUIRE(call(client, "POST", path + "/activities", owner.access, js(bj::object{{"type", "email"}})).status == 201);
+      auto plain = get_ok(client, owner.access, path);
+      CHECK_FALSE(plain.contains("contacts"));
+      auto all = get_ok(client, owner.access, path + "?include=contacts,notes,activities,timeline");
+      REQUIRE(all.at("contacts").as_array().size() == 1);
+      CHECK(str(all.at("contacts").at(0).at("first_name")) == "Zainab");
+      CHECK(str(all.at("notes").at(0).at("body")) == "Prefers silk");
+      CHECK(str(all.at("activities").at(0).at("status")) == "needs_review");
+      CHECK(all.at("timeline").as_array().size() == 4);  // created, contact, note, activity
+      CHECK(str(all.at("code")) == str(c.at("code")));
+      auto by_slug = get_ok(client, owner.access, "/api/v1/customers/by-slug/" + str(c.at("slug")) + "?include=notes");
+      CHECK(by_slug.at("notes").as_array().size() == 1);
+      auto bad = call(client, "GET", path + "?include=contacts,opportunities", owner.access);
+      CHECK(bad.status == 400);
+      CHECK(error_fields(bad).count("include") == 1);
+    }
+  }
 }
