@@ -141,6 +141,14 @@ std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::strin
 void purge_customer(soci::session& sql, const std::string& tenant_id, const std::string& id);
 std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q);
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f);
+/// Pairs of live customers (first id < second id) sharing an email, a phone or a name,
+/// ordered by the pair; `after` is the last pair of the previous page.
+struct DuplicatePair {
+  std::string first_id, second_id;
+  bool email = false, phone = false, name = false;
+};
+std::vector<DuplicatePair> duplicate_pairs(soci::session& sql, const std::string& tenant_id, int limit,
+                                           const std::optional<std::pair<std::string, std::string>>& after);
 /// The sort values of a row, in the cursor's form.
 bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort);
 

@@ -195,6 +195,17 @@ void describe_customer_api(platform::Router& router) {
                                                                            {"notes", array_of(ref("Note"))},
                                                                            {"activities", array_of(ref("Activity"))},
                                                                            {"timeline", array_of(ref("TimelineEntry"))}}}}}}});
+  router.add_schema("DuplicatePair",
+                    object({{"customer_ids", array_of(str("uuid"))},
+                            {"reasons", array_of(enum_of({"email", "phone", "name"}))},
+                            {"customers", array_of(object({{"id", str("uuid")}, {"code", str()}, {"name", str()},
+                                                            {"email", nullable(str())}, {"phone", nullable(str())}},
+                                                           {"id", "code", "name"}))}},
+                           {"customer_ids", "reasons", "customers"}));
+  d(HttpVerb::get, "/api/v1/customers/duplicates",
+    {{"parameters", bj::array{query("limit", "Page size, 1 to 200 (default 25)", integer()),
+                              query("cursor", "next_cursor of the previous page")}},
+     {"responses", {{"200", response("Pairs of live customers that are likely the same", page_of("DuplicatePair"))}}}});
   d(HttpVerb::get, "/api/v1/customers/by-slug/{slug}",
     {{"parameters", bj::array{include_deleted, include}}, {"responses", {{"200", embedded}}}});
   d(HttpVerb::get, "/api/v1/customers/{id}",

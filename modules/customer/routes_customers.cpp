@@ -258,6 +258,45 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     return with_etag(created_response(created.to_json(), "/api/v1/customers/" + created.id), created.version);
   }, route("Create a customer (409 duplicate on a known email or phone unless ?allow_duplicate=true)"));
 
+  router.get("/api/v1/customers/duplicates", [&cc](Request& req) {
+    const auto& tenant_id = tenant_of(req);
+    require_permission(req.context(), "customers:read");
+    std::string scope = "duplicates:" + tenant_id;
+    auto page = page_request(req, scope);
+    std::optional<std::pair<std::string, std::string>> after;
+    if (page.after) {
+      const auto* a = page.after->if_contains("a");
+      const auto* b = page.after->if_contains("b");
+      if (!a || !a->is_string() || !b || !b->is_string()) throw Error::bad_parameter("cursor", "The cursor is not valid here.");
+      after.emplace(std::string(a->get_string()), std::string(b->get_string()));
+    }
+    auto lease = cc.db.acquire();
+    auto pairs = store::duplicate_pairs(*lease, tenant_id, page.limit + 1, after);
+    std::optional<bj::object> next;
+    if (static_cast<int>(pairs.size()) > page.limit) {
+      pairs.pop_back();
+      next = bj::object{{"a", pairs.back().first_id}, {"b", pairs.back().second_id}};
+    }
+    bj::array items;
+    for (const auto& p : pairs) {
+      bj::array reasons;
+      if (p.email) reasons.emplace_back("email");
+      if (p.phone) reasons.emplace_back("phone");
+      if (p.name) reasons.emplace_back("name");
+      bj::array customers;
+      for (const auto& id : {p.first_id, p.second_id}) {
+        auto c = store::customer(*lease, tenant_id, id);
+        if (c) customers.push_back(bj::object{{"id", c->id}, {"code", c->code}, {"name", c->name},
+                                              {"email", c->email ? bj::value(*c->email) : bj::value(nullptr)},
+                                              {"phone", c->phone ? bj::value(*c->phone) : bj::value(nullptr)}});
+      }
+      items.push_back(bj::object{{"customer_ids", bj::array{bj::value(p.first_id), bj::value(p.second_id)}},
+                                 {"reasons", std::move(reasons)},
+                                 {"customers", std::move(customers)}});
+    }
+    return json_response(200, page_response(std::move(items), page, next, scope));
+  }, route("Likely duplicate pairs: customers sharing an email, a phone or a name"));
+
   router.get("/api/v1/customers/by-slug/{slug}", [&cc](Request& req) {
     const auto& tenant_id = tenant_of(req);
     require_permission(req.context(), "customers:read");

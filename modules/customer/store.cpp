@@ -445,6 +445,37 @@ void purge_customer(soci::session& sql, const std::string& tenant_id, const std:
   sql << "DELETE FROM customer_customers WHERE tenant_id = :t AND id = :c", soci::use(tenant_id), soci::use(id);
 }
 
+std::vector<DuplicatePair> duplicate_pairs(soci::session& sql, const std::string& tenant_id, int limit,
+                                           const std::optional<std::pair<std::string, std::string>>& after) {
+  std::string first = after ? after->first : "", second = after ? after->second : "";
+  long long lim = limit;
+  DuplicatePair row;
+  int email = 0, phone = 0, name = 0;
+  // A self-join within the tenant; the email and phone indexes serve the common cases.
+  soci::statement st =
+      (sql.prepare << "SELECT a.id, b.id,"
+                      " CASE WHEN a.email_key IS NOT NULL AND a.email_key = b.email_key THEN 1 ELSE 0 END,"
+                      " CASE WHEN a.phone IS NOT NULL AND a.phone = b.phone THEN 1 ELSE 0 END,"
+                      " CASE WHEN LOWER(a.name) = LOWER(b.name) THEN 1 ELSE 0 END"
+                      " FROM customer_customers a JOIN customer_customers b ON b.tenant_id = a.tenant_id AND b.id > a.id"
+                      " AND (a.email_key = b.email_key OR a.phone = b.phone OR LOWER(a.name) = LOWER(b.name))"
+                      " WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND b.deleted_at IS NULL"
+                      " AND (a.id > :f1 OR (a.id = :f2 AND b.id > :s))"
+                      " ORDER BY a.id, b.id LIMIT :l",
+       soci::use(tenant_id), soci::use(first), soci::use(first), soci::use(second), soci::use(lim),
+       soci::into(row.first_id), soci::into(row.second_id), soci::into(email), soci::into(phone), soci::into(name));
+  st.execute();
+  std::vector<DuplicatePair> out;
+  while (st.fetch()) {
+    DuplicatePair p = row;
+    p.email = email != 0;
+    p.phone = phone != 0;
+    p.name = name != 0;
+    out.push_back(p);
+  }
+  return out;
+}
+
 bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
   bj::array out;
   for (const auto& k : sort) {

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -535,6 +536,46 @@ TEST_SUITE("integration/customer_customers") {
       CHECK(create_raw(client, b.access, bj::object{{"name", "B"}, {"email", "a@iso.example"}}).status == 201);
       CHECK(data_of(call(client, "GET", "/api/v1/customers", b.access)).size() == 1);
       CHECK(get_ok(client, a.access, path) == before);
+    }
+  }
+
+  TEST_CASE("customer: likely duplicate pairs share an email, a phone or a name, within the tenant") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "cust-dups-a", "owner@dups-a.example");
+      auto b = register_tenant(client, "cust-dups-b", "owner@dups-b.example");
+      auto one = create_customer(client, a.access, bj::object{{"name", "Batik Indah"}, {"email", "sales@indah.my"}, {"phone", "0123456789"}});
+      auto two = create_customer(client, a.access, bj::object{{"name", "Indah Batik Enterprise"}, {"email", "SALES@indah.my"}},
+                                 "?allow_duplicate=true");
+      auto three = create_customer(client, a.access, bj::object{{"name", "batik indah"}, {"phone", "+60 12-345 6789"}},
+                                   "?allow_duplicate=true");
+      create_customer(client, a.access, bj::object{{"name", "Unrelated"}});
+      create_customer(client, b.access, bj::object{{"name", "Batik Indah"}, {"email", "sales@indah.my"}});
+      auto r = call(client, "GET", "/api/v1/customers/duplicates", a.access);
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      std::map<std::set<std::string>, std::vector<std::string>> pairs;
+      for (const auto& p : data_of(r)) {
+        std::set<std::string> ids;
+        for (const auto& id : p.at("customer_ids").as_array()) ids.insert(str(id));
+        std::vector<std::string> reasons;
+        for (const auto& x : p.at("reasons").as_array()) reasons.push_back(str(x));
+        pairs[ids] = reasons;
+        CHECK(p.at("customers").as_array().size() == 2);
+      }
+      CHECK(pairs.size() == 2);
+      CHECK(pairs[{id_of(one), id_of(two)}] == std::vector<std::string>{"email"});
+      CHECK(pairs[{id_of(one), id_of(three)}] == std::vector<std::string>{"phone", "name"});
+      CHECK(pairs.count({id_of(two), id_of(three)}) == 0);  // nothing in common
+      auto paged = call(client, "GET", "/api/v1/customers/duplicates?limit=1", a.access);
+      auto rest = call(client, "GET", "/api/v1/customers/duplicates?limit=5&cursor=" +
+                                          str(obj(paged).at("page").at("next_cursor")), a.access);
+      CHECK(data_of(paged).size() + data_of(rest).size() == 2);
+      REQUIRE(call(client, "DELETE", "/api/v1/customers/" + id_of(three), a.access).status == 204);
+      CHECK(data_of(call(client, "GET", "/api/v1/customers/duplicates", a.access)).size() == 1);
+      CHECK(data_of(call(client, "GET", "/api/v1/customers/duplicates", b.access)).empty());
     }
   }
 }
