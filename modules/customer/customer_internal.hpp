@@ -15,6 +15,7 @@
 
 #include <boost/json.hpp>
 
+#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -162,6 +163,12 @@ void delete_contact(soci::session& sql, const std::string& tenant_id, const std:
 /// Makes `contact_id` the customer's only primary contact.
 void set_primary_contact(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                          const std::string& contact_id, TimestampMs now);
+
+/// Moves a customer's contacts, notes, activities and timeline to another customer of the
+/// tenant; moved contacts lose is_primary when the target already has a primary. Returns the
+/// numbers moved: {contacts, notes, activities}.
+std::array<std::int64_t, 3> move_children(soci::session& sql, const std::string& tenant_id, const std::string& from,
+                                          const std::string& to, TimestampMs now);
 
 std::vector<NoteRow> notes(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, int limit,
                            const std::optional<bj::object>& after);

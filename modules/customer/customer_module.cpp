@@ -192,6 +192,9 @@ void write_timeline(UnitOfWork& uow, const EventEnvelope& e) {
                    "Owner changed from " + as_text(o.if_contains("old")) + " to " + as_text(o.if_contains("new")), o);
   } else if (e.type == events::kCustomerDeleted) {
     timeline_entry(uow, e, customer_id, "deleted", "Customer deleted");
+  } else if (e.type == events::kCustomerMerged) {
+    timeline_entry(uow, e, customer_id, "merged", "Customer " + text_of(p, "source_code") + " merged into this one",
+                   bj::object{{"source_id", text_of(p, "source_id")}});
   } else if (e.type == events::kCustomerRestored) {
     timeline_entry(uow, e, customer_id, "restored", "Customer restored");
   } else if (e.type == events::kContactAdded) {
@@ -229,13 +232,14 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     // The timeline is a read model of the module's own events, kept in the same transaction.
     bus.subscribe_sync("customer.timeline",
                        {events::kCustomerCreated, events::kCustomerStatusChanged, events::kCustomerOwnerChanged,
-                        events::kCustomerDeleted, events::kCustomerRestored, events::kContactAdded,
+                        events::kCustomerDeleted, events::kCustomerRestored, events::kCustomerMerged, events::kContactAdded,
                         events::kNoteAdded, events::kActivityLogged},
                        [](UnitOfWork& uow, const EventEnvelope& e) { write_timeline(uow, e); });
     // The search document follows every change of the text it is made of, in the same
     // transaction, so a search never sees a half-done write.
     bus.subscribe_sync("customer.search_index",
                        {events::kCustomerCreated, events::kCustomerUpdated, events::kCustomerPurged,
+                        events::kCustomerDeleted, events::kCustomerMerged,
                         events::kContactAdded, events::kContactUpdated, events::kContactRemoved, events::kNoteAdded,
                         events::kNoteUpdated, events::kNoteRemoved},
                        [](UnitOfWork& uow, const EventEnvelope& e) {

@@ -221,6 +221,10 @@ void describe_customer_api(platform::Router& router) {
   d(HttpVerb::delete_, "/api/v1/customers/{id}",
     {{"parameters", bj::array{if_match, query("hard", "Purge instead of soft delete (customers:purge)", boolean())}},
      {"responses", {{"204", response("Deleted")}}}});
+  d(HttpVerb::post, "/api/v1/customers/{id}/merge",
+    {{"parameters", bj::array{if_match}},
+     {"requestBody", body(object({{"source_id", str("uuid")}}, {"source_id"}))},
+     {"responses", {{"200", response("The merged customer", ref("Customer"))}, {"409", conflict}}}});
   for (const char* action : {"restore", "activate", "deactivate", "block", "unblock"}) {
     d(HttpVerb::post, (std::string("/api/v1/customers/{id}/") + action).c_str(),
       {{"parameters", bj::array{if_match}}, {"responses", {{"200", customer}, {"409", conflict}}}});

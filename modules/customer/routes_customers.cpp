@@ -8,6 +8,7 @@
 
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <set>
 
 namespace crm::customer {
@@ -387,6 +388,69 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     });
     return no_content_response();
   }, route("Delete a customer (soft; ?hard=true purges it and needs customers:purge)"));
+
+  router.post("/api/v1/customers/{id}/merge", [&cc](Request& req) {
+    const auto& tenant_id = tenant_of(req);
+    const std::string& id = req.path_param("id");
+    auto body = req.json();
+    json::ObjectReader r(body);
+    std::string source_id = r.required_string("source_id", 64);
+    if (!source_id.empty() && !is_uuid(source_id)) r.add_error("source_id", "invalid", "Must be a customer id.");
+    if (source_id == id) r.add_error("source_id", "same_customer", "A customer cannot be merged into itself.");
+    r.finish();
+    auto merged = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
+      auto& sql = uow.sql();
+      auto target = load_customer(sql, tenant_id, id);
+      std::optional<CustomerRow> source_row = store::customer(sql, tenant_id, source_id);
+      if (!source_row || source_row->deleted_at) {
+        throw Error::validation("source_id", "not_found", "No such customer.");
+      }
+      CustomerRow source = *source_row;
+      require_permission(req.context(), "customers:update", target.owner_id);
+      require_permission(req.context(), "customers:delete", source.owner_id);
+      require_version(req, target.version);
+      store::lock_customers(sql, tenant_id);
+      if (store::count_contacts(sql, tenant_id, target.id) + store::count_contacts(sql, tenant_id, source.id) >
+          cc.max_contacts) {
+        throw Error::conflict("contact_limit_reached", "Together they would have more than " +
+                                                           std::to_string(cc.max_contacts) + " contacts.");
+      }
+      auto now = now_ms();
+      auto moved = store::move_children(sql, tenant_id, source.id, target.id, now);
+      // The target wins; its blanks are filled from the source and the tags are joined.
+      CustomerRow row = target;
+      for (auto field : {&CustomerRow::legal_name, &CustomerRow::email, &CustomerRow::phone, &CustomerRow::website,
+                         &CustomerRow::industry, &CustomerRow::tier}) {
+        if (!(row.*field)) row.*field = source.*field;
+      }
+      row.email_disposable = target.email ? target.email_disposable : source.email_disposable;
+      for (const auto& tag : source.tags) {
+        if (std::find(row.tags.begin(), row.tags.end(), tag) == row.tags.end()) row.tags.push_back(tag);
+      }
+      if (row.addresses.empty()) row.addresses = source.addresses;
+      if (row.social_profiles.empty()) row.social_profiles = source.social_profiles;
+      for (const auto& kv : source.custom_fields) {
+        if (!row.custom_fields.contains(kv.key())) row.custom_fields[kv.key()] = kv.value();
+      }
+      if (!row.credit_limit) row.credit_limit = source.credit_limit;
+      if (!row.lifetime_value) row.lifetime_value = source.lifetime_value;
+      row.updated_at = now;
+      write(uow, row, target.version);
+      CustomerRow gone = source;
+      gone.deleted_at = gone.updated_at = now;
+      write(uow, gone, source.version);
+      publish_changes(uow, target, row);
+      publish(uow, events::kCustomerDeleted, "customer", source.id,
+              bj::object{{"customer_id", source.id}, {"code", source.code}, {"merged_into", target.id},
+                         {"changes", bj::object{{"deleted_at", bj::object{{"old", nullptr}, {"new", format_rfc3339(now)}}}}}});
+      publish(uow, events::kCustomerMerged, "customer", target.id,
+              bj::object{{"customer_id", target.id}, {"source_id", source.id}, {"source_code", source.code},
+                         {"moved", bj::object{{"contacts", moved[0]}, {"notes", moved[1]}, {"activities", moved[2]}}}});
+      return load_customer(sql, tenant_id, target.id);
+    });
+    return with_etag(json_response(200, merged.to_json()), merged.version);
+  }, route("Merge another customer (source_id) into this one: its contacts, notes, activities and timeline move "
+           "here, blanks are filled from it, and it is soft-deleted"));
 
   router.post("/api/v1/customers/{id}/restore", [&cc](Request& req) {
     const auto& tenant_id = tenant_of(req);

@@ -257,6 +257,38 @@ void set_primary_contact(soci::session& sql, const std::string& tenant_id, const
       soci::use(n), soci::use(tenant_id), soci::use(customer_id), soci::use(contact_id);
 }
 
+std::array<std::int64_t, 3> move_children(soci::session& sql, const std::string& tenant_id, const std::string& from,
+                                          const std::string& to, TimestampMs now) {
+  auto count = [&](const char* table, const std::string& customer) {
+    long long n = 0;
+    sql << std::string("SELECT COUNT(*) FROM ") + table + " WHERE tenant_id = :t AND customer_id = :c",
+        soci::use(tenant_id), soci::use(customer), soci::into(n);
+    return static_cast<std::int64_t>(n);
+  };
+  std::array<std::int64_t, 3> moved{count("customer_contacts", from), count("customer_notes", from),
+                                    count("customer_activities", from)};
+  long long n = now;
+  long long target_primaries = 0;
+  sql << "SELECT COUNT(*) FROM customer_contacts WHERE tenant_id = :t AND customer_id = :c AND is_primary = 1",
+      soci::use(tenant_id), soci::use(to), soci::into(target_primaries);
+  if (target_primaries > 0) {
+    sql << "UPDATE customer_contacts SET is_primary = 0, version = version + 1, updated_at = :n"
+           " WHERE tenant_id = :t AND customer_id = :c AND is_primary = 1",
+        soci::use(n), soci::use(tenant_id), soci::use(from);
+  }
+  sql << "UPDATE customer_contacts SET customer_id = :to, version = version + 1, updated_at = :n"
+         " WHERE tenant_id = :t AND customer_id = :c",
+      soci::use(to), soci::use(n), soci::use(tenant_id), soci::use(from);
+  for (const char* table : {"customer_notes", "customer_activities"}) {
+    sql << std::string("UPDATE ") + table +
+               " SET customer_id = :to, version = version + 1, updated_at = :n WHERE tenant_id = :t AND customer_id = :c",
+        soci::use(to), soci::use(n), soci::use(tenant_id), soci::use(from);
+  }
+  sql << "UPDATE customer_timeline SET customer_id = :to WHERE tenant_id = :t AND customer_id = :c", soci::use(to),
+      soci::use(tenant_id), soci::use(from);
+  return moved;
+}
+
 std::vector<NoteRow> notes(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, int limit,
                            const std::optional<bj::object>& after) {
   // Pinned first, then newest first; the cursor holds (pinned, created_at, id) of the last one.

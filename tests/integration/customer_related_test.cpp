@@ -355,4 +355,68 @@ TEST_SUITE("integration/customer_related") {
       CHECK(error_fields(bad).count("include") == 1);
     }
   }
+
+  TEST_CASE("customer: merging moves contacts, notes, activities and timeline to the target and deletes the source") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "cust-merge", "owner@merge.example");
+      auto other = register_tenant(client, "cust-merge-b", "owner@merge-b.example");
+      auto viewer = add_member(client, db, owner, "viewer@merge.example", "viewer");
+      auto target = create_customer(client, owner.access, bj::object{{"name", "Target"}, {"tags", bj::array{"a"}}});
+      auto source = create_customer(client, owner.access,
+                                    bj::object{{"name", "Source"}, {"email", "src@merge.my"}, {"phone", "0123456789"},
+                                               {"tags", bj::array{"a", "b"}}});
+      std::string t = "/api/v1/customers/" + id_of(target), s = "/api/v1/customers/" + id_of(source);
+      REQUIRE(call(client, "POST", t + "/contacts", owner.access, js(bj::object{{"first_name", "Tina"}})).status == 201);
+      REQUIRE(call(client, "POST", s + "/contacts", owner.access, js(bj::object{{"first_name", "Sam"}})).status == 201);
+      REQUIRE(call(client, "POST", s + "/notes", owner.access, js(bj::object{{"body", "Loves songket weaving"}})).status == 201);
+      REQUIRE(call(client, "POST", s + "/activities", owner.access, js(bj::object{{"type", "email"}, {"subject", "Hi"}})).status == 201);
+      auto merge = [&](const std::string& path, const Account& who, const bj::object& body) {
+        return call(client, "POST", path + "/merge", who.access, js(body));
+      };
+
+      CHECK(merge(t, viewer, bj::object{{"source_id", id_of(source)}}).status == 403);
+      CHECK(error_code_for(merge(t, owner, bj::object{{"source_id", id_of(target)}}), "source_id") == "same_customer");
+      auto foreign = create_customer(client, other.access, bj::object{{"name", "Elsewhere"}});
+      CHECK(error_code_for(merge(t, owner, bj::object{{"source_id", id_of(foreign)}}), "source_id") == "not_found");
+      CHECK(merge("/api/v1/customers/" + id_of(foreign), owner, bj::object{{"source_id", id_of(source)}}).status == 404);
+      CHECK(merge(t, owner, bj::object{{"source", id_of(source)}}).status == 422);
+
+      auto r = merge(t, owner, bj::object{{"source_id", id_of(source)}});
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      auto m = obj(r);
+      CHECK(str(m.at("email")) == "src@merge.my");  // blanks filled from the source
+      CHECK(str(m.at("phone")) == "+60123456789");
+      CHECK(str(m.at("name")) == "Target");  // the target wins
+      CHECK(m.at("tags") == bj::array{"a", "b"});
+      auto contacts = data_of(call(client, "GET", t + "/contacts", owner.access));
+      REQUIRE(contacts.size() == 2);
+      CHECK(contacts[0].at("is_primary") == true);
+      CHECK(str(contacts[0].at("first_name")) == "Tina");
+      CHECK(contacts[1].at("is_primary") == false);
+      CHECK(data_of(call(client, "GET", t + "/notes", owner.access)).size() == 1);
+      CHECK(data_of(call(client, "GET", t + "/activities", owner.access)).size() == 1);
+      CHECK(call(client, "GET", s, owner.access).status == 404);
+      CHECK_FALSE(get_ok(client, owner.access, s + "?include_deleted=true").at("deleted_at").is_null());
+      bool merged_entry = false;
+      for (const auto& e : data_of(call(client, "GET", t + "/timeline?limit=50", owner.access))) {
+        if (str(e.at("kind")) == "merged") merged_entry = str(e.at("summary")) == "Customer " + str(source.at("code")) + " merged into this one";
+      }
+      CHECK(merged_entry);
+      auto events = outbox_payloads(db, "customer.merged");
+      REQUIRE(events.size() == 1);
+      CHECK(events[0].at("moved") == bj::object{{"contacts", 1}, {"notes", 1}, {"activities", 1}});
+      CHECK(audit_changes(db, "customer.merged", id_of(target)).size() == 1);
+      auto found = data_of(call(client, "GET", "/api/v1/customers?q=songket", owner.access));
+      REQUIRE(found.size() == 1);
+      CHECK(str(found[0].at("id")) == id_of(target));
+      // The email now lives on the target, so a new customer with it is the target's duplicate.
+      auto dup = create_raw(client, owner.access, bj::object{{"name", "X"}, {"email", "src@merge.my"}});
+      CHECK(str(obj(dup).at("existing_id")) == id_of(target));
+      CHECK(merge(t, owner, bj::object{{"source_id", id_of(source)}}).status == 422);  // already merged
+    }
+  }
 }

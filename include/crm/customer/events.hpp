@@ -12,6 +12,7 @@ inline constexpr const char* kCustomerOwnerChanged = "customer.owner_changed";
 inline constexpr const char* kCustomerDeleted = "customer.deleted";
 inline constexpr const char* kCustomerRestored = "customer.restored";
 inline constexpr const char* kCustomerPurged = "customer.purged";
+inline constexpr const char* kCustomerMerged = "customer.merged";
 inline constexpr const char* kContactAdded = "contact.added";
 inline constexpr const char* kContactUpdated = "contact.updated";
 inline constexpr const char* kContactRemoved = "contact.removed";
@@ -28,7 +29,7 @@ inline constexpr int kVersion = 1;
 /// Every type above, for subscribers that want them all.
 inline constexpr const char* kAll[] = {
     kCustomerCreated, kCustomerUpdated, kCustomerStatusChanged, kCustomerOwnerChanged, kCustomerDeleted,
-    kCustomerRestored, kCustomerPurged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
+    kCustomerRestored, kCustomerPurged, kCustomerMerged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
     kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded};
 
 }  // namespace crm::customer::events
