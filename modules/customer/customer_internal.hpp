@@ -17,7 +17,9 @@
 
 #include <array>
 #include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -127,6 +129,7 @@ std::int64_t next_sequence(soci::session& sql, const std::string& tenant_id, con
 /// Takes the tenant's customer write lock (the code sequence row) until the transaction ends.
 void lock_customers(soci::session& sql, const std::string& tenant_id);
 bool slug_taken(soci::session& sql, const std::string& tenant_id, const std::string& slug);
+std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_id);
 /// An existing (not deleted) customer with the email key or the phone: (id, field).
 std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
                                                                   const std::string& email_key,
@@ -204,6 +207,7 @@ std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_
 struct TenantDefaults {
   std::string region = kFallbackRegion;  // default phone region
   std::string currency = "USD";
+  std::string plan;  // empty when the tenant is unknown
 };
 
 /// How a body applies to a customer: create (defaults for absent fields), replace (PUT:
@@ -225,15 +229,26 @@ struct CustomerContext {
   platform::Database& db;
   platform::UnitOfWorkFactory& uow;
   int max_contacts = 50;
+  /// Live customers a tenant's plan allows (0: unlimited); SPEC section 11 defaults.
+  std::map<std::string, std::int64_t> plan_limits{{"free", 10000}, {"starter", 100000}, {"pro", 1000000},
+                                                  {"enterprise", 0}};
 
   std::shared_ptr<iam::IamDirectory> iam() const;
+  /// From IAM, cached for at most 5 s per tenant (as IAM caches permissions): IAM reads on a
+  /// connection of its own, so callers ask before opening their unit of work.
   TenantDefaults defaults(const std::string& tenant_id) const;
+  /// Drops a tenant's cached defaults (IAM changed the tenant).
+  void forget_defaults(const std::string& tenant_id) const;
   /// 422 on `owner_id` unless the user is an active member of the tenant.
   void require_member(const std::string& tenant_id, const std::string& user_id, const char* field) const;
 
-  /// Creates a customer in the unit of work: code, slug, duplicate and external id checks,
-  /// insert, customer.created. `allow_duplicate` skips the email/phone check.
-  CustomerRow create(UnitOfWork& uow, CustomerRow row, bool allow_duplicate, const bj::object& extra_payload = {});
+  /// Creates a customer in the unit of work: plan limit, code, slug, duplicate and external
+  /// id checks, insert, customer.created. `allow_duplicate` skips the email/phone check.
+  CustomerRow create(UnitOfWork& uow, CustomerRow row, const TenantDefaults& defaults, bool allow_duplicate,
+                     const bj::object& extra_payload = {});
+
+  mutable std::mutex defaults_mutex;
+  mutable std::map<std::string, std::pair<TenantDefaults, TimestampMs>> defaults_cache;
 };
 
 /// Publishes a customer-module event on the unit of work.

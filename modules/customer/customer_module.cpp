@@ -2,6 +2,7 @@
 // the event handlers that write the timeline.
 #include "customer_internal.hpp"
 
+#include "crm/iam/events.hpp"
 #include "crm/platform/authorization.hpp"
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/log.hpp"
@@ -59,6 +60,13 @@ std::shared_ptr<iam::IamDirectory> CustomerContext::iam() const {
 }
 
 TenantDefaults CustomerContext::defaults(const std::string& tenant_id) const {
+  constexpr TimestampMs kCacheMs = 5000;
+  auto now = now_ms();
+  {
+    std::lock_guard lock(defaults_mutex);
+    auto it = defaults_cache.find(tenant_id);
+    if (it != defaults_cache.end() && it->second.second > now) return it->second.first;
+  }
   TenantDefaults d;
   auto t = iam()->tenant(tenant_id);
   if (!t) return d;
@@ -68,7 +76,16 @@ TenantDefaults CustomerContext::defaults(const std::string& tenant_id) const {
     d.region = t->locale.substr(dash + 1);  // "en-MY"
   }
   if (domain::currency_exponent(t->currency)) d.currency = t->currency;
+  d.plan = t->plan;
+  std::lock_guard lock(defaults_mutex);
+  if (defaults_cache.size() > 10000) defaults_cache.clear();
+  defaults_cache[tenant_id] = {d, now + kCacheMs};
   return d;
+}
+
+void CustomerContext::forget_defaults(const std::string& tenant_id) const {
+  std::lock_guard lock(defaults_mutex);
+  defaults_cache.erase(tenant_id);
 }
 
 void CustomerContext::require_member(const std::string& tenant_id, const std::string& user_id, const char* field) const {
@@ -95,13 +112,18 @@ const std::vector<std::string>& created_fields() {
 
 }  // namespace
 
-CustomerRow CustomerContext::create(UnitOfWork& uow, CustomerRow row, bool allow_duplicate,
-                                    const bj::object& extra_payload) {
+CustomerRow CustomerContext::create(UnitOfWork& uow, CustomerRow row, const TenantDefaults& defaults,
+                                    bool allow_duplicate, const bj::object& extra_payload) {
   auto& sql = uow.sql();
   const std::string& tenant_id = uow.context().tenant_id;
   // First: the sequence row lock serializes creation within the tenant, so the duplicate,
   // external id and slug checks below cannot race another create.
   row.code = format_code(store::next_sequence(sql, tenant_id, kCodeSequence));
+  if (auto limit = plan_limits.find(defaults.plan); limit != plan_limits.end() && limit->second > 0 &&
+                                                   store::count_live_customers(sql, tenant_id) >= limit->second) {
+    throw Error::conflict("plan_limit_reached",
+                          "The " + defaults.plan + " plan allows " + std::to_string(limit->second) + " customers.");
+  }
   if (!allow_duplicate) {
     if (auto dup = store::find_duplicate(sql, tenant_id, row.email_key(), row.phone.value_or(""))) {
       throw Error(ErrorKind::conflict, "duplicate",
@@ -217,6 +239,18 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
       }
       ctx_.max_contacts = static_cast<int>(m->get_int64());
     }
+    if (const auto* limits = module_.section.if_contains("customer_limits")) {
+      // {"free": 10000, ...}: live customers per plan, 0 for unlimited.
+      if (!limits->is_object()) throw ConfigError("invalid configuration: modules.customer.customer_limits: an object");
+      for (const auto& kv : limits->get_object()) {
+        std::string plan(kv.key());
+        if (!ctx_.plan_limits.count(plan) || !kv.value().is_int64() || kv.value().get_int64() < 0) {
+          throw ConfigError("invalid configuration: modules.customer.customer_limits." + plan +
+                            ": a plan (free, starter, pro, enterprise) and a count >= 0");
+        }
+        ctx_.plan_limits[plan] = kv.value().get_int64();
+      }
+    }
   }
 
   std::string_view name() const override { return "customer"; }
@@ -235,6 +269,13 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                         events::kCustomerDeleted, events::kCustomerRestored, events::kCustomerMerged, events::kContactAdded,
                         events::kNoteAdded, events::kActivityLogged},
                        [](UnitOfWork& uow, const EventEnvelope& e) { write_timeline(uow, e); });
+    // IAM changed a tenant (settings, plan): its cached defaults go once that commits.
+    bus.subscribe_sync("customer.tenant_defaults",
+                       {iam::events::kTenantUpdated, iam::events::kTenantPlanChanged, iam::events::kTenantStatusChanged},
+                       [this](UnitOfWork& uow, const EventEnvelope& e) {
+                         std::string tenant_id = e.aggregate_id;
+                         uow.after_commit([this, tenant_id] { ctx_.forget_defaults(tenant_id); });
+                       });
     // The search document follows every change of the text it is made of, in the same
     // transaction, so a search never sees a half-done write.
     bus.subscribe_sync("customer.search_index",
@@ -274,12 +315,15 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     body["tags"] = std::move(tags);
     std::string owner = input.owner_id.empty() ? uow.context().actor_id : input.owner_id;
     CustomerRow row;
-    apply_customer_body(body, Mode::create, ctx_.defaults(tenant_id), row);
+    // Both ask IAM on a connection of their own while the caller's transaction is open
+    // (IamDirectory takes no session); the defaults are usually cached.
+    auto defaults = ctx_.defaults(tenant_id);
+    apply_customer_body(body, Mode::create, defaults, row);
     ctx_.require_member(tenant_id, owner, "owner_id");
     row.owner_id = owner;
     bj::object extra;
     if (!input.source_lead_id.empty()) extra["source_lead_id"] = input.source_lead_id;
-    return ctx_.create(uow, std::move(row), false, extra).summary();
+    return ctx_.create(uow, std::move(row), defaults, false, extra).summary();
   }
 
   std::string add_timeline_entry(UnitOfWork& uow, const TimelineEntry& entry) override {

@@ -253,9 +253,11 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     auto body = req.json();
     CustomerRow row;
     row.owner_id = req.context().actor_id;
-    apply_customer_body(body, Mode::create, cc.defaults(tenant_id), row);
+    auto defaults = cc.defaults(tenant_id);
+    apply_customer_body(body, Mode::create, defaults, row);
     cc.require_member(tenant_id, row.owner_id, "owner_id");
-    auto created = cc.uow.run(req.context(), [&](UnitOfWork& uow) { return cc.create(uow, row, allow_duplicate); });
+    auto created =
+        cc.uow.run(req.context(), [&](UnitOfWork& uow) { return cc.create(uow, row, defaults, allow_duplicate); });
     return with_etag(created_response(created.to_json(), "/api/v1/customers/" + created.id), created.version);
   }, route("Create a customer (409 duplicate on a known email or phone unless ?allow_duplicate=true)"));
 

@@ -319,6 +319,13 @@ bool slug_taken(soci::session& sql, const std::string& tenant_id, const std::str
   return n > 0;
 }
 
+std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_id) {
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM customer_customers WHERE tenant_id = :t AND deleted_at IS NULL", soci::use(tenant_id),
+      soci::into(n);
+  return n;
+}
+
 std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
                                                                   const std::string& email_key,
                                                                   const std::string& phone) {

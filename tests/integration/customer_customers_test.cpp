@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -576,6 +577,25 @@ TEST_SUITE("integration/customer_customers") {
       REQUIRE(call(client, "DELETE", "/api/v1/customers/" + id_of(three), a.access).status == 204);
       CHECK(data_of(call(client, "GET", "/api/v1/customers/duplicates", a.access)).size() == 1);
       CHECK(data_of(call(client, "GET", "/api/v1/customers/duplicates", b.access)).empty());
+    }
+  }
+
+  TEST_CASE("customer: a tenant's plan limits its live customers (409 plan_limit_reached)") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      std::string config = db.data_dir() + "/customer-plan.json";
+      std::ofstream(config) << "{\"modules\": {\"customer\": {\"customer_limits\": {\"free\": 2}}}}";
+      ServerProcess server(db, {}, {"--config", config});
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "cust-plan", "owner@plan.example");  // a new tenant is on free
+      auto first = create_customer(client, owner.access, bj::object{{"name", "One"}});
+      create_customer(client, owner.access, bj::object{{"name", "Two"}});
+      auto third = create_raw(client, owner.access, bj::object{{"name", "Three"}});
+      CHECK(third.status == 409);
+      CHECK(code_of(third) == "plan_limit_reached");
+      REQUIRE(call(client, "DELETE", "/api/v1/customers/" + id_of(first), owner.access).status == 204);
+      CHECK(create_raw(client, owner.access, bj::object{{"name", "Three"}}).status == 201);
     }
   }
 }
