@@ -266,7 +266,7 @@ class IamModuleImpl final : public Module, public IamDirectory {
       return v && v->is_string() ? std::string(v->get_string()) : std::string(fallback);
     };
     return TenantInfo{t->id, t->slug, t->name, t->status, t->plan, setting("currency", "USD"),
-                      setting("timezone", "UTC"), setting("locale", "en")};
+                      setting("timezone", "UTC"), setting("locale", "en"), setting("country", "")};
   }
 
   std::optional<UserInfo> member(const std::string& tenant_id, const std::string& user_id) const override {

@@ -14,6 +14,11 @@ Error& Error::with_header(std::string name, std::string value) {
   return *this;
 }
 
+Error& Error::with_extension(std::string name, std::string value) {
+  extensions_[std::move(name)] = std::move(value);
+  return *this;
+}
+
 Error Error::bad_request(std::string detail, std::vector<FieldError> fields) {
   return Error(ErrorKind::bad_request, "bad_request", std::move(detail), std::move(fields));
 }

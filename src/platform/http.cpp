@@ -107,6 +107,10 @@ boost::json::object problem_document(const Error& error, std::string_view reques
     fields.push_back(boost::json::object{{"field", f.field}, {"code", f.code}, {"message", f.message}});
   }
   doc["errors"] = std::move(fields);
+  // Extensions never replace the standard members.
+  for (const auto& [k, v] : error.extensions()) {
+    if (!doc.contains(k)) doc[k] = v;
+  }
   return doc;
 }
 

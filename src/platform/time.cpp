@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 #include <stdexcept>
 
 namespace crm::platform {
@@ -133,8 +134,28 @@ std::string new_uuid_v7() {
   unsigned char b[16];
   random_bytes(b, sizeof b);
   auto ms = static_cast<std::uint64_t>(now_ms());
+  // RFC 9562 section 6.2, method 1: the 12-bit rand_a field is a counter within one
+  // millisecond (seeded randomly in its lower half), so the ids one process makes are in
+  // creation order even within a millisecond; a counter overflow borrows the next one.
+  std::uint32_t counter = 0;
+  {
+    static std::mutex mutex;
+    static std::uint64_t last_ms = 0;
+    static std::uint32_t last_counter = 0;
+    std::lock_guard lock(mutex);
+    if (ms > last_ms) {
+      last_ms = ms;
+      last_counter = ((static_cast<std::uint32_t>(b[6]) << 8) | b[7]) & 0x7FF;
+    } else if (++last_counter > 0xFFF) {
+      ++last_ms;
+      last_counter = ((static_cast<std::uint32_t>(b[6]) << 8) | b[7]) & 0x7FF;
+    }
+    ms = last_ms;
+    counter = last_counter;
+  }
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);
+  b[6] = static_cast<unsigned char>(0x70 | ((counter >> 8) & 0x0F));
+  b[7] = static_cast<unsigned char>(counter & 0xFF);
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
   std::string out;
   out.reserve(36);

@@ -96,6 +96,14 @@ TEST_SUITE("platform/error") {
     CHECK(res[http::field::content_length] == std::to_string(res.body().size()));
   }
 
+  TEST_CASE("extension members join the problem document without replacing standard ones") {
+    Error dup = Error::conflict("duplicate", "Exists.");
+    dup.with_extension("existing_id", "abc").with_extension("status", "999");
+    auto body = crm::platform::problem_document(dup, "r");
+    CHECK(body.at("existing_id").as_string() == "abc");
+    CHECK(body.at("status").as_int64() == 409);
+  }
+
   TEST_CASE("extra headers of an error travel on the response") {
     Error not_allowed(ErrorKind::method_not_allowed, "", "Use GET.");
     not_allowed.with_header("Allow", "GET, HEAD");

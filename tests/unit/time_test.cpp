@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -112,6 +113,15 @@ TEST_SUITE("platform/time") {
     auto third = crm::platform::new_uuid_v7();
     CHECK(first < second);
     CHECK(second < third);
+  }
+
+  TEST_CASE("v7 uuids made within one millisecond still sort in creation order") {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5000; ++i) ids.push_back(crm::platform::new_uuid_v7());
+    for (std::size_t i = 1; i < ids.size(); ++i) {
+      CAPTURE(i);
+      REQUIRE(ids[i - 1] < ids[i]);
+    }
   }
 
   TEST_CASE("v7 uuids do not repeat") {

@@ -17,6 +17,7 @@ struct TenantInfo {
   std::string currency;  // ISO 4217, the tenant's default
   std::string timezone;
   std::string locale;
+  std::string country;  // ISO 3166-1 alpha-2 from the tenant's settings; empty when not set
 };
 
 struct UserInfo {

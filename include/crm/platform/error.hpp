@@ -47,6 +47,9 @@ class Error : public std::runtime_error {
   /// Extra response headers (`Allow`, `Retry-After`, ...).
   const std::map<std::string, std::string>& headers() const noexcept { return headers_; }
   Error& with_header(std::string name, std::string value);
+  /// Extra members of the problem document (`existing_id` of a duplicate, ...); string values.
+  const std::map<std::string, std::string>& extensions() const noexcept { return extensions_; }
+  Error& with_extension(std::string name, std::string value);
 
   static Error bad_request(std::string detail, std::vector<FieldError> fields = {});
   static Error bad_parameter(const std::string& parameter, std::string message);
@@ -65,6 +68,7 @@ class Error : public std::runtime_error {
   std::string detail_;
   std::vector<FieldError> fields_;
   std::map<std::string, std::string> headers_;
+  std::map<std::string, std::string> extensions_;
 };
 
 /// HTTP status code of a kind.

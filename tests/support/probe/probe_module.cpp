@@ -1,5 +1,7 @@
 #include "probe/probe_module.hpp"
 
+#include "crm/customer/customer_module.hpp"
+
 #include "crm/platform/error.hpp"
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/json.hpp"
@@ -101,6 +103,13 @@ class ProbeModule final : public Module {
     login.openapi = {{"summary", "Answer 200 under the \"auth\" rate-limit policy"}};
     router.post("/api/v1/probe/login", [](Request&) { return json_response(200, bj::object{{"ok", true}}); }, login);
 
+    // Another module's view of the customer facade: calls it inside this module's own unit
+    // of work, as the sales module converting a lead will.
+    RouteOptions facade;
+    facade.tag = "probe";
+    facade.openapi = {{"summary", "Call the customer module's facade (find, create, timeline)"}};
+    router.post("/api/v1/probe/customer-facade", [this](Request& req) { return customer_facade(req); }, facade);
+
     RouteOptions slow;
     slow.tag = "probe";
     slow.public_route = true;
@@ -130,6 +139,54 @@ class ProbeModule final : public Module {
         return line + "\n";
       });
     }, stream);
+  }
+
+  HttpResponse customer_facade(Request& req) {
+    auto customers = ctx_.services.get<customer::CustomerDirectory>();
+    auto body = req.json();
+    const auto& o = body.as_object();
+    auto text = [&](const char* k) {
+      const auto* v = o.if_contains(k);
+      return v && v->is_string() ? std::string(v->get_string()) : std::string();
+    };
+    std::string op = text("op");
+    if (op == "find") {
+      auto c = customers->find_customer(req.context().tenant_id, text("customer_id"),
+                                        o.contains("include_deleted") && o.at("include_deleted").as_bool());
+      if (!c) throw Error::not_found();
+      return json_response(200, bj::object{{"id", c->id}, {"code", c->code}, {"name", c->name}, {"email", c->email},
+                                           {"phone", c->phone}, {"status", c->status}, {"owner_id", c->owner_id},
+                                           {"deleted", c->deleted}});
+    }
+    if (op == "create") {
+      customer::NewCustomer in;
+      in.name = text("name");
+      in.email = text("email");
+      in.phone = text("phone");
+      in.owner_id = text("owner_id");
+      in.source_lead_id = text("source_lead_id");
+      in.external_id = text("external_id");
+      bool fail_after = o.contains("fail_after") && o.at("fail_after").as_bool();
+      auto c = ctx_.uow.run(req.context(), [&](UnitOfWork& uow) {
+        auto created = customers->create_customer(uow, in);
+        if (fail_after) throw Error::conflict("probe_abort", "The caller's own work failed after the create.");
+        return created;
+      });
+      return json_response(201, bj::object{{"id", c.id}, {"code", c.code}, {"slug", c.slug}, {"status", c.status},
+                                           {"owner_id", c.owner_id}, {"phone", c.phone}});
+    }
+    if (op == "timeline") {
+      customer::TimelineEntry entry;
+      entry.customer_id = text("customer_id");
+      entry.kind = text("kind");
+      entry.summary = text("summary");
+      entry.source_type = "deal";
+      entry.source_id = text("source_id");
+      entry.data = bj::object{{"amount", "1200.00"}};
+      auto id = ctx_.uow.run(req.context(), [&](UnitOfWork& uow) { return customers->add_timeline_entry(uow, entry); });
+      return json_response(201, bj::object{{"id", id}});
+    }
+    throw Error::bad_request("op must be find, create or timeline");
   }
 
   std::vector<StagedMiddleware> middleware() override {

@@ -1,0 +1,35 @@
+#pragma once
+/// The events the customer module publishes: the contract other modules may depend on.
+/// Every payload carries `customer_id`; updates carry `changes` ({field: {old, new}}), which
+/// is also what the audit log records.
+
+namespace crm::customer::events {
+
+inline constexpr const char* kCustomerCreated = "customer.created";
+inline constexpr const char* kCustomerUpdated = "customer.updated";
+inline constexpr const char* kCustomerStatusChanged = "customer.status_changed";
+inline constexpr const char* kCustomerOwnerChanged = "customer.owner_changed";
+inline constexpr const char* kCustomerDeleted = "customer.deleted";
+inline constexpr const char* kCustomerRestored = "customer.restored";
+inline constexpr const char* kCustomerPurged = "customer.purged";
+inline constexpr const char* kCustomerMerged = "customer.merged";
+inline constexpr const char* kContactAdded = "contact.added";
+inline constexpr const char* kContactUpdated = "contact.updated";
+inline constexpr const char* kContactRemoved = "contact.removed";
+inline constexpr const char* kNoteAdded = "note.added";
+inline constexpr const char* kNoteUpdated = "note.updated";
+inline constexpr const char* kNoteRemoved = "note.removed";
+inline constexpr const char* kActivityLogged = "activity.logged";
+inline constexpr const char* kActivityUpdated = "activity.updated";
+inline constexpr const char* kTimelineEntryAdded = "timeline.entry_added";
+
+/// Schema version of every customer event payload.
+inline constexpr int kVersion = 1;
+
+/// Every type above, for subscribers that want them all.
+inline constexpr const char* kAll[] = {
+    kCustomerCreated, kCustomerUpdated, kCustomerStatusChanged, kCustomerOwnerChanged, kCustomerDeleted,
+    kCustomerRestored, kCustomerPurged, kCustomerMerged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
+    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded};
+
+}  // namespace crm::customer::events

@@ -1,0 +1,276 @@
+#pragma once
+// Private to the customer module: rows, the store (all SQL), request input rules and the
+// services the routes share.
+
+#include "crm/customer/customer_module.hpp"
+#include "crm/customer/events.hpp"
+#include "crm/iam/iam_module.hpp"
+#include "crm/platform/db.hpp"
+#include "crm/platform/error.hpp"
+#include "crm/platform/http.hpp"
+#include "crm/platform/json.hpp"
+#include "crm/platform/module.hpp"
+#include "crm/platform/time.hpp"
+#include "crm/platform/unit_of_work.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace crm::customer {
+
+namespace bj = boost::json;
+using platform::TimestampMs;
+using platform::UnitOfWork;
+
+inline constexpr const char* kCodeSequence = "customer_code";
+/// Phone region when the tenant has no country setting: the product's home market.
+inline constexpr const char* kFallbackRegion = "MY";
+
+struct Money {
+  std::int64_t minor = 0;
+  std::string currency;
+  bj::object to_json() const;
+};
+
+struct CustomerRow {
+  std::string tenant_id, id, code, slug, type = "business", name;
+  std::optional<std::string> legal_name, email, phone, website, industry, tier, external_id;
+  bool email_disposable = false;
+  std::string status = "lead", owner_id, created_by;
+  bj::array tags, addresses, social_profiles;
+  bj::object custom_fields, preferences;
+  std::optional<Money> credit_limit, lifetime_value;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  std::optional<TimestampMs> deleted_at;
+
+  double search_rank = 0;  // only when listed by a search: lower is more relevant
+
+  bj::object to_json() const;
+  CustomerSummary summary() const;
+  /// The lower-cased email duplicates are found by ("" when none).
+  std::string email_key() const;
+  /// Distinct ISO countries of the addresses.
+  std::vector<std::string> countries() const;
+};
+
+struct ContactRow {
+  std::string tenant_id, id, customer_id, first_name;
+  std::optional<std::string> last_name, email, job_title, department;
+  bj::array phones, roles;
+  bool is_primary = false;
+  bj::object communication_preferences;
+  std::optional<TimestampMs> last_contacted_at;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  bj::object to_json() const;
+};
+
+struct NoteRow {
+  std::string tenant_id, id, customer_id, body;
+  bool pinned = false;
+  std::optional<TimestampMs> pinned_at;
+  std::string author_id;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  bj::object to_json() const;
+};
+
+struct ActivityRow {
+  std::string tenant_id, id, customer_id, type;
+  std::optional<std::string> subject, body, outcome, contact_id;
+  std::optional<TimestampMs> occurred_at;
+  std::optional<int> duration_minutes;
+  std::string status = "completed", created_by;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  bj::object to_json() const;
+};
+
+struct TimelineRow {
+  std::string tenant_id, id, customer_id, kind, summary;
+  bj::object data;
+  std::string actor_id, source_type, source_id;
+  TimestampMs occurred_at = 0;
+  bj::object to_json() const;
+};
+
+/// What a collection query filters and sorts by (already validated).
+struct SortKey {
+  std::string field;  // a documented sort field
+  bool descending = false;
+};
+struct CustomerFilter {
+  std::vector<std::string> statuses, tiers, types, owner_ids;
+  std::optional<std::string> tag, industry, country;
+  std::optional<TimestampMs> created_after, created_before, updated_after, updated_before;
+  bool include_deleted = false;
+  std::vector<std::string> search_terms;  // q=, already split into terms
+};
+struct CustomerQuery {
+  CustomerFilter filter;
+  std::vector<SortKey> sort;               // without the id tie-breaker
+  std::optional<bj::object> after;         // cursor position: {"k": [...], "id": ...}
+  int limit = 25;
+};
+
+/// All customer SQL, bound parameters only; every statement is scoped by tenant.
+namespace store {
+std::int64_t next_sequence(soci::session& sql, const std::string& tenant_id, const std::string& name);
+/// Takes the tenant's customer write lock (the code sequence row) until the transaction ends.
+void lock_customers(soci::session& sql, const std::string& tenant_id);
+bool slug_taken(soci::session& sql, const std::string& tenant_id, const std::string& slug);
+std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_id);
+/// An existing (not deleted) customer with the email key or the phone: (id, field).
+std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
+                                                                  const std::string& email_key,
+                                                                  const std::string& phone);
+std::optional<std::string> customer_with_external_id(soci::session& sql, const std::string& tenant_id,
+                                                     const std::string& external_id);
+void insert_customer(soci::session& sql, const CustomerRow& c);
+/// Writes the row when its stored version is still `expected_version`, bumping it; false
+/// when somebody else changed it first.
+bool update_customer(soci::session& sql, const CustomerRow& c, int expected_version);
+std::optional<CustomerRow> customer(soci::session& sql, const std::string& tenant_id, const std::string& id);
+std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::string& tenant_id, const std::string& slug);
+void purge_customer(soci::session& sql, const std::string& tenant_id, const std::string& id);
+std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q);
+std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f);
+/// Pairs of live customers (first id < second id) sharing an email, a phone or a name,
+/// ordered by the pair; `after` is the last pair of the previous page.
+struct DuplicatePair {
+  std::string first_id, second_id;
+  bool email = false, phone = false, name = false;
+};
+std::vector<DuplicatePair> duplicate_pairs(soci::session& sql, const std::string& tenant_id, int limit,
+                                           const std::optional<std::pair<std::string, std::string>>& after);
+/// The sort values of a row, in the cursor's form.
+bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort);
+
+std::vector<ContactRow> contacts(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+std::optional<ContactRow> contact(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
+                                  const std::string& id);
+std::int64_t count_contacts(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+void insert_contact(soci::session& sql, const ContactRow& c);
+bool update_contact(soci::session& sql, const ContactRow& c, int expected_version);
+void delete_contact(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// Makes `contact_id` the customer's only primary contact.
+void set_primary_contact(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
+                         const std::string& contact_id, TimestampMs now);
+
+/// Moves a customer's contacts, notes, activities and timeline to another customer of the
+/// tenant; moved contacts lose is_primary when the target already has a primary. Returns the
+/// numbers moved: {contacts, notes, activities}.
+std::array<std::int64_t, 3> move_children(soci::session& sql, const std::string& tenant_id, const std::string& from,
+                                          const std::string& to, TimestampMs now);
+
+std::vector<NoteRow> notes(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, int limit,
+                           const std::optional<bj::object>& after);
+std::optional<NoteRow> note(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
+                            const std::string& id);
+void insert_note(soci::session& sql, const NoteRow& n);
+bool update_note(soci::session& sql, const NoteRow& n, int expected_version);
+void delete_note(soci::session& sql, const std::string& tenant_id, const std::string& id);
+
+std::vector<ActivityRow> activities(soci::session& sql, const std::string& tenant_id,
+                                    const std::optional<std::string>& customer_id,
+                                    const std::optional<std::string>& status, int limit,
+                                    const std::optional<bj::object>& after);
+std::optional<ActivityRow> activity(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
+                                    const std::string& id);
+void insert_activity(soci::session& sql, const ActivityRow& a);
+bool update_activity(soci::session& sql, const ActivityRow& a, int expected_version);
+
+void insert_timeline(soci::session& sql, const TimelineRow& t);
+
+bool is_postgres(soci::session& sql);
+/// Rewrites the customer's search document from its row, contacts and notes (removes it when
+/// the customer is gone).
+void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+/// The backend's prefix query for the terms (FTS5 MATCH text or a to_tsquery text).
+std::string search_expression(soci::session& sql, const std::vector<std::string>& terms);
+std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
+                                  int limit, const std::optional<bj::object>& after);
+}  // namespace store
+
+/// Tenant defaults the input rules need, from IAM's directory.
+struct TenantDefaults {
+  std::string region = kFallbackRegion;  // default phone region
+  std::string currency = "USD";
+  std::string plan;  // empty when the tenant is unknown
+};
+
+/// How a body applies to a customer: create (defaults for absent fields), replace (PUT:
+/// absent fields are cleared) or patch (absent fields are kept, null clears).
+enum class Mode { create, replace, patch };
+
+/// Reads a customer body onto `row`; every problem is collected, then one 422 lists them all
+/// (unknown and read-only fields included). Owner membership is checked by the caller.
+/// Returns the fields the body named.
+std::vector<std::string> apply_customer_body(const bj::value& body, Mode mode, const TenantDefaults& defaults,
+                                             CustomerRow& row);
+
+/// {field: {old, new}} of the fields whose JSON differs.
+bj::object changes(const bj::object& before, const bj::object& after, const std::vector<std::string>& fields);
+
+/// Shared state of the module.
+struct CustomerContext {
+  platform::ModuleContext& module;
+  platform::Database& db;
+  platform::UnitOfWorkFactory& uow;
+  int max_contacts = 50;
+  /// Live customers a tenant's plan allows (0: unlimited); SPEC section 11 defaults.
+  std::map<std::string, std::int64_t> plan_limits{{"free", 10000}, {"starter", 100000}, {"pro", 1000000},
+                                                  {"enterprise", 0}};
+
+  std::shared_ptr<iam::IamDirectory> iam() const;
+  /// From IAM, cached for at most 5 s per tenant (as IAM caches permissions): IAM reads on a
+  /// connection of its own, so callers ask before opening their unit of work.
+  TenantDefaults defaults(const std::string& tenant_id) const;
+  /// Drops a tenant's cached defaults (IAM changed the tenant).
+  void forget_defaults(const std::string& tenant_id) const;
+  /// 422 on `owner_id` unless the user is an active member of the tenant.
+  void require_member(const std::string& tenant_id, const std::string& user_id, const char* field) const;
+
+  /// Creates a customer in the unit of work: plan limit, code, slug, duplicate and external
+  /// id checks, insert, customer.created. `allow_duplicate` skips the email/phone check.
+  CustomerRow create(UnitOfWork& uow, CustomerRow row, const TenantDefaults& defaults, bool allow_duplicate,
+                     const bj::object& extra_payload = {});
+
+  mutable std::mutex defaults_mutex;
+  mutable std::map<std::string, std::pair<TenantDefaults, TimestampMs>> defaults_cache;
+};
+
+/// Publishes a customer-module event on the unit of work.
+void publish(UnitOfWork& uow, const char* type, const std::string& aggregate_type, const std::string& aggregate_id,
+             bj::object payload);
+
+/// The tenant of an authenticated, tenant-scoped request (401/403 otherwise).
+const std::string& tenant_of(const platform::Request& req);
+/// 412 when `If-Match` is present and names another version.
+void require_version(const platform::Request& req, int version);
+platform::HttpResponse with_etag(platform::HttpResponse res, int version);
+/// A 404 for a customer that does not exist in the tenant (or is deleted, unless allowed).
+CustomerRow load_customer(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                          bool include_deleted = false);
+
+/// Details an activity needs to count as complete; the names of those missing.
+std::vector<std::string> missing_details(const ActivityRow& a);
+/// An activity as the API shows it (with missing_details).
+bj::object activity_json(const ActivityRow& a);
+
+void register_customer_routes(platform::Router& router, CustomerContext& ctx);
+void register_related_routes(platform::Router& router, CustomerContext& ctx);
+void describe_customer_api(platform::Router& router);
+
+}  // namespace crm::customer

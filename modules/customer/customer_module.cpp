@@ -1,0 +1,367 @@
+// The customer module: wiring, the facade other modules call, the shared create path and
+// the event handlers that write the timeline.
+#include "customer_internal.hpp"
+
+#include "crm/iam/events.hpp"
+#include "crm/platform/authorization.hpp"
+#include "crm/platform/event_bus.hpp"
+#include "crm/platform/log.hpp"
+#include "crm/platform/router.hpp"
+#include "validation.hpp"
+
+#include <soci/soci.h>
+
+#include <cstdio>
+
+namespace crm::generated {
+std::vector<crm::platform::MigrationSource> migrations_customer();
+}
+
+namespace crm::customer {
+
+using namespace crm::platform;
+
+void publish(UnitOfWork& uow, const char* type, const std::string& aggregate_type, const std::string& aggregate_id,
+             bj::object payload) {
+  uow.publish(uow.make_event(type, events::kVersion, aggregate_type, aggregate_id, std::move(payload)));
+}
+
+const std::string& tenant_of(const Request& req) {
+  const auto& ctx = req.context();
+  require_authenticated(ctx);
+  if (ctx.tenant_id.empty()) throw Error::forbidden("This endpoint needs a tenant-scoped token.");
+  return ctx.tenant_id;
+}
+
+void require_version(const Request& req, int version) {
+  auto if_match = req.header("If-Match");
+  if (if_match.empty()) return;
+  std::string v(if_match);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v.rfind("W/", 0) == 0) v = v.substr(3, v.size() >= 4 ? v.size() - 4 : 0);
+  if (v != std::to_string(version)) throw Error::precondition_failed("The resource changed since you read it.");
+}
+
+HttpResponse with_etag(HttpResponse res, int version) {
+  res.set("ETag", "\"" + std::to_string(version) + "\"");
+  return res;
+}
+
+CustomerRow load_customer(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                          bool include_deleted) {
+  if (!is_uuid(id)) throw Error::not_found("No such customer.");
+  auto c = store::customer(sql, tenant_id, id);
+  if (!c || (c->deleted_at && !include_deleted)) throw Error::not_found("No such customer.");
+  return *c;
+}
+
+std::shared_ptr<iam::IamDirectory> CustomerContext::iam() const {
+  return module.services.get<iam::IamDirectory>();
+}
+
+TenantDefaults CustomerContext::defaults(const std::string& tenant_id) const {
+  constexpr TimestampMs kCacheMs = 5000;
+  auto now = now_ms();
+  {
+    std::lock_guard lock(defaults_mutex);
+    auto it = defaults_cache.find(tenant_id);
+    if (it != defaults_cache.end() && it->second.second > now) return it->second.first;
+  }
+  TenantDefaults d;
+  auto t = iam()->tenant(tenant_id);
+  if (!t) return d;
+  if (domain::valid_country(t->country)) {
+    d.region = t->country;
+  } else if (auto dash = t->locale.rfind('-'); dash != std::string::npos && domain::valid_country(t->locale.substr(dash + 1))) {
+    d.region = t->locale.substr(dash + 1);  // "en-MY"
+  }
+  if (domain::currency_exponent(t->currency)) d.currency = t->currency;
+  d.plan = t->plan;
+  std::lock_guard lock(defaults_mutex);
+  if (defaults_cache.size() > 10000) defaults_cache.clear();
+  defaults_cache[tenant_id] = {d, now + kCacheMs};
+  return d;
+}
+
+void CustomerContext::forget_defaults(const std::string& tenant_id) const {
+  std::lock_guard lock(defaults_mutex);
+  defaults_cache.erase(tenant_id);
+}
+
+void CustomerContext::require_member(const std::string& tenant_id, const std::string& user_id, const char* field) const {
+  if (user_id.empty() || !is_uuid(user_id) || !iam()->member(tenant_id, user_id)) {
+    throw Error::validation(field, "not_a_member", "Must be an active member of the tenant.");
+  }
+}
+
+namespace {
+
+std::string format_code(std::int64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "CUS-%06lld", static_cast<long long>(n));
+  return buf;
+}
+
+const std::vector<std::string>& created_fields() {
+  static const std::vector<std::string> f = {"code", "slug", "type", "name", "legal_name", "email", "phone",
+                                             "website", "industry", "status", "tier", "owner_id", "tags",
+                                             "addresses", "social_profiles", "custom_fields", "credit_limit",
+                                             "lifetime_value", "preferences", "external_id"};
+  return f;
+}
+
+}  // namespace
+
+CustomerRow CustomerContext::create(UnitOfWork& uow, CustomerRow row, const TenantDefaults& defaults,
+                                    bool allow_duplicate, const bj::object& extra_payload) {
+  auto& sql = uow.sql();
+  const std::string& tenant_id = uow.context().tenant_id;
+  // First: the sequence row lock serializes creation within the tenant, so the duplicate,
+  // external id and slug checks below cannot race another create.
+  row.code = format_code(store::next_sequence(sql, tenant_id, kCodeSequence));
+  if (auto limit = plan_limits.find(defaults.plan); limit != plan_limits.end() && limit->second > 0 &&
+                                                   store::count_live_customers(sql, tenant_id) >= limit->second) {
+    throw Error::conflict("plan_limit_reached",
+                          "The " + defaults.plan + " plan allows " + std::to_string(limit->second) + " customers.");
+  }
+  if (!allow_duplicate) {
+    if (auto dup = store::find_duplicate(sql, tenant_id, row.email_key(), row.phone.value_or(""))) {
+      throw Error(ErrorKind::conflict, "duplicate",
+                  "A customer with this " + dup->second + " exists: " + dup->first +
+                      ". Send ?allow_duplicate=true to create another.",
+                  {FieldError{dup->second, "duplicate", "Another customer has it."}})
+          .with_extension("existing_id", dup->first);
+    }
+  }
+  if (row.external_id) {
+    if (auto other = store::customer_with_external_id(sql, tenant_id, *row.external_id)) {
+      throw Error(ErrorKind::conflict, "external_id_taken", "Another customer has this external_id.",
+                  {FieldError{"external_id", "taken", "Another customer has it."}})
+          .with_extension("existing_id", *other);
+    }
+  }
+  std::string base = domain::slugify(row.name);
+  std::string slug = base;
+  if (store::slug_taken(sql, tenant_id, slug)) {
+    // The code is unique in the tenant, so "<name>-<number>" is almost always free.
+    std::string number = row.code.substr(4);
+    while (number.size() > 1 && number.front() == '0') number.erase(0, 1);
+    slug = base + "-" + number;
+    for (int i = 2; store::slug_taken(sql, tenant_id, slug); ++i) slug = base + "-" + number + "-" + std::to_string(i);
+  }
+  row.slug = slug;
+  row.tenant_id = tenant_id;
+  row.id = new_uuid_v7();
+  row.created_by = uow.context().actor_id;
+  row.created_at = row.updated_at = now_ms();
+  row.version = 1;
+  store::insert_customer(sql, row);
+  bj::object payload{{"customer_id", row.id}, {"code", row.code}, {"name", row.name},
+                     {"status", row.status}, {"owner_id", row.owner_id},
+                     {"changes", changes(bj::object{}, row.to_json(), created_fields())}};
+  for (const auto& kv : extra_payload) payload[kv.key()] = kv.value();
+  publish(uow, events::kCustomerCreated, "customer", row.id, std::move(payload));
+  return row;
+}
+
+namespace {
+
+void timeline_entry(UnitOfWork& uow, const EventEnvelope& e, const std::string& customer_id, std::string kind,
+                    std::string summary, bj::object data = {}) {
+  TimelineRow t;
+  t.tenant_id = e.tenant_id;
+  t.id = new_uuid_v7();
+  t.customer_id = customer_id;
+  t.kind = std::move(kind);
+  t.summary = std::move(summary);
+  t.data = std::move(data);
+  t.actor_id = e.actor_id;
+  t.source_type = "event";
+  t.source_id = e.id;
+  t.occurred_at = e.occurred_at;
+  store::insert_timeline(uow.sql(), t);
+}
+
+std::string text_of(const bj::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+/// The system entries of a customer's timeline, from the module's own events.
+void write_timeline(UnitOfWork& uow, const EventEnvelope& e) {
+  const auto& p = e.payload;
+  std::string customer_id = text_of(p, "customer_id");
+  if (customer_id.empty() || e.tenant_id.empty()) return;
+  auto change = [&](const char* field) {
+    const auto* c = p.if_contains("changes");
+    const bj::value* f = c && c->is_object() ? c->get_object().if_contains(field) : nullptr;
+    return f && f->is_object() ? f->get_object() : bj::object{};
+  };
+  auto as_text = [](const bj::value* v) { return v && v->is_string() ? std::string(v->get_string()) : std::string("none"); };
+  if (e.type == events::kCustomerCreated) {
+    std::string lead = text_of(p, "source_lead_id");
+    timeline_entry(uow, e, customer_id, "created",
+                   lead.empty() ? "Customer " + text_of(p, "code") + " created"
+                                : "Customer " + text_of(p, "code") + " created from lead " + lead,
+                   bj::object{{"code", text_of(p, "code")}, {"status", text_of(p, "status")}});
+  } else if (e.type == events::kCustomerStatusChanged) {
+    auto s = change("status");
+    timeline_entry(uow, e, customer_id, "status_changed",
+                   "Status changed from " + as_text(s.if_contains("old")) + " to " + as_text(s.if_contains("new")), s);
+  } else if (e.type == events::kCustomerOwnerChanged) {
+    auto o = change("owner_id");
+    timeline_entry(uow, e, customer_id, "owner_changed",
+                   "Owner changed from " + as_text(o.if_contains("old")) + " to " + as_text(o.if_contains("new")), o);
+  } else if (e.type == events::kCustomerDeleted) {
+    timeline_entry(uow, e, customer_id, "deleted", "Customer deleted");
+  } else if (e.type == events::kCustomerMerged) {
+    timeline_entry(uow, e, customer_id, "merged", "Customer " + text_of(p, "source_code") + " merged into this one",
+                   bj::object{{"source_id", text_of(p, "source_id")}});
+  } else if (e.type == events::kCustomerRestored) {
+    timeline_entry(uow, e, customer_id, "restored", "Customer restored");
+  } else if (e.type == events::kContactAdded) {
+    timeline_entry(uow, e, customer_id, "contact_added", "Contact " + text_of(p, "name") + " added",
+                   bj::object{{"contact_id", text_of(p, "contact_id")}});
+  } else if (e.type == events::kNoteAdded) {
+    timeline_entry(uow, e, customer_id, "note_added", "Note added", bj::object{{"note_id", text_of(p, "note_id")}});
+  } else if (e.type == events::kActivityLogged) {
+    timeline_entry(uow, e, customer_id, "activity", text_of(p, "summary"),
+                   bj::object{{"activity_id", text_of(p, "activity_id")}, {"type", text_of(p, "type")}});
+  }
+}
+
+class CustomerModuleImpl final : public Module, public CustomerDirectory {
+ public:
+  explicit CustomerModuleImpl(ModuleContext& ctx) : module_(ctx), ctx_{module_, ctx.db, ctx.uow} {
+    if (const auto* m = module_.section.if_contains("max_contacts_per_customer")) {
+      if (!m->is_int64() || m->get_int64() < 1 || m->get_int64() > 10000) {
+        throw ConfigError("invalid configuration: modules.customer.max_contacts_per_customer: an integer from 1 to 10000");
+      }
+      ctx_.max_contacts = static_cast<int>(m->get_int64());
+    }
+    if (const auto* limits = module_.section.if_contains("customer_limits")) {
+      // {"free": 10000, ...}: live customers per plan, 0 for unlimited.
+      if (!limits->is_object()) throw ConfigError("invalid configuration: modules.customer.customer_limits: an object");
+      for (const auto& kv : limits->get_object()) {
+        std::string plan(kv.key());
+        if (!ctx_.plan_limits.count(plan) || !kv.value().is_int64() || kv.value().get_int64() < 0) {
+          throw ConfigError("invalid configuration: modules.customer.customer_limits." + plan +
+                            ": a plan (free, starter, pro, enterprise) and a count >= 0");
+        }
+        ctx_.plan_limits[plan] = kv.value().get_int64();
+      }
+    }
+  }
+
+  std::string_view name() const override { return "customer"; }
+  std::vector<MigrationSource> migrations() const override { return generated::migrations_customer(); }
+
+  void register_routes(Router& router) override {
+    register_customer_routes(router, ctx_);
+    register_related_routes(router, ctx_);
+    describe_customer_api(router);
+  }
+
+  void subscribe(EventBus& bus) override {
+    // The timeline is a read model of the module's own events, kept in the same transaction.
+    bus.subscribe_sync("customer.timeline",
+                       {events::kCustomerCreated, events::kCustomerStatusChanged, events::kCustomerOwnerChanged,
+                        events::kCustomerDeleted, events::kCustomerRestored, events::kCustomerMerged, events::kContactAdded,
+                        events::kNoteAdded, events::kActivityLogged},
+                       [](UnitOfWork& uow, const EventEnvelope& e) { write_timeline(uow, e); });
+    // IAM changed a tenant (settings, plan): its cached defaults go once that commits.
+    bus.subscribe_sync("customer.tenant_defaults",
+                       {iam::events::kTenantUpdated, iam::events::kTenantPlanChanged, iam::events::kTenantStatusChanged},
+                       [this](UnitOfWork& uow, const EventEnvelope& e) {
+                         std::string tenant_id = e.aggregate_id;
+                         uow.after_commit([this, tenant_id] { ctx_.forget_defaults(tenant_id); });
+                       });
+    // The search document follows every change of the text it is made of, in the same
+    // transaction, so a search never sees a half-done write.
+    bus.subscribe_sync("customer.search_index",
+                       {events::kCustomerCreated, events::kCustomerUpdated, events::kCustomerPurged,
+                        events::kCustomerDeleted, events::kCustomerMerged,
+                        events::kContactAdded, events::kContactUpdated, events::kContactRemoved, events::kNoteAdded,
+                        events::kNoteUpdated, events::kNoteRemoved},
+                       [](UnitOfWork& uow, const EventEnvelope& e) {
+                         const auto* id = e.payload.if_contains("customer_id");
+                         if (!id || !id->is_string() || e.tenant_id.empty()) return;
+                         store::reindex_customer(uow.sql(), e.tenant_id, std::string(id->get_string()));
+                       });
+  }
+
+  void start() override {
+    module_.services.provide<CustomerDirectory>(std::shared_ptr<CustomerDirectory>(this, [](CustomerDirectory*) {}));
+  }
+
+  std::optional<CustomerSummary> find_customer(const std::string& tenant_id, const std::string& customer_id,
+                                               bool include_deleted) const override {
+    if (!is_uuid(customer_id)) return std::nullopt;
+    auto lease = module_.db.acquire();
+    auto c = store::customer(*lease, tenant_id, customer_id);
+    if (!c || (c->deleted_at && !include_deleted)) return std::nullopt;
+    return c->summary();
+  }
+
+  CustomerSummary create_customer(UnitOfWork& uow, const NewCustomer& input) override {
+    const std::string& tenant_id = uow.context().tenant_id;
+    if (tenant_id.empty()) throw Error::forbidden("Creating a customer needs a tenant.");
+    bj::object body{{"name", input.name}, {"type", input.type}, {"status", input.status}};
+    if (!input.email.empty()) body["email"] = input.email;
+    if (!input.phone.empty()) body["phone"] = input.phone;
+    if (!input.external_id.empty()) body["external_id"] = input.external_id;
+    bj::array tags;
+    for (const auto& t : input.tags) tags.emplace_back(t);
+    body["tags"] = std::move(tags);
+    std::string owner = input.owner_id.empty() ? uow.context().actor_id : input.owner_id;
+    CustomerRow row;
+    // Both ask IAM on a connection of their own while the caller's transaction is open
+    // (IamDirectory takes no session); the defaults are usually cached.
+    auto defaults = ctx_.defaults(tenant_id);
+    apply_customer_body(body, Mode::create, defaults, row);
+    ctx_.require_member(tenant_id, owner, "owner_id");
+    row.owner_id = owner;
+    bj::object extra;
+    if (!input.source_lead_id.empty()) extra["source_lead_id"] = input.source_lead_id;
+    return ctx_.create(uow, std::move(row), defaults, false, extra).summary();
+  }
+
+  std::string add_timeline_entry(UnitOfWork& uow, const TimelineEntry& entry) override {
+    const std::string& tenant_id = uow.context().tenant_id;
+    std::vector<FieldError> problems;
+    if (entry.kind.empty() || entry.kind.size() > 50) problems.push_back({"kind", "invalid", "1 to 50 characters."});
+    if (entry.summary.empty() || entry.summary.size() > 500) {
+      problems.push_back({"summary", "invalid", "1 to 500 characters."});
+    }
+    if (!problems.empty()) throw Error::validation(problems);
+    load_customer(uow.sql(), tenant_id, entry.customer_id, true);
+    TimelineRow t;
+    t.tenant_id = tenant_id;
+    t.id = new_uuid_v7();
+    t.customer_id = entry.customer_id;
+    t.kind = entry.kind;
+    t.summary = entry.summary;
+    t.data = entry.data;
+    t.actor_id = uow.context().actor_id;
+    t.source_type = entry.source_type;
+    t.source_id = entry.source_id;
+    t.occurred_at = now_ms();
+    store::insert_timeline(uow.sql(), t);
+    publish(uow, events::kTimelineEntryAdded, "customer", entry.customer_id,
+            bj::object{{"customer_id", entry.customer_id}, {"entry_id", t.id}, {"kind", t.kind},
+                       {"summary", t.summary}});
+    return t.id;
+  }
+
+ private:
+  ModuleContext module_;
+  CustomerContext ctx_;
+};
+
+}  // namespace
+
+ModuleFactory customer_module_factory() {
+  return ModuleFactory{"customer", [](ModuleContext& ctx) { return std::make_unique<CustomerModuleImpl>(ctx); }};
+}
+
+}  // namespace crm::customer

@@ -1,0 +1,572 @@
+// All customer SQL, with bound parameters only. Every statement is scoped by tenant.
+#include "customer_internal.hpp"
+
+#include <soci/soci.h>
+
+#include <deque>
+#include <functional>
+
+namespace crm::customer::store {
+
+namespace {
+
+namespace json = platform::json;
+using platform::Error;
+
+bj::array parse_array(const std::string& text) {
+  auto v = json::parse_relaxed(text);
+  return v.is_array() ? v.get_array() : bj::array{};
+}
+bj::object parse_object(const std::string& text) {
+  auto v = json::parse_relaxed(text);
+  return v.is_object() ? v.get_object() : bj::object{};
+}
+
+/// An optional text bound as a parameter (NULL when empty).
+struct OptText {
+  std::string value;
+  soci::indicator ind = soci::i_null;
+  explicit OptText(const std::optional<std::string>& v) {
+    if (v) {
+      value = *v;
+      ind = soci::i_ok;
+    }
+  }
+  explicit OptText(const std::string& v) : value(v), ind(v.empty() ? soci::i_null : soci::i_ok) {}
+};
+struct OptNumber {
+  long long value = 0;
+  soci::indicator ind = soci::i_null;
+  explicit OptNumber(const std::optional<long long>& v) {
+    if (v) {
+      value = *v;
+      ind = soci::i_ok;
+    }
+  }
+};
+
+/// Parameters of a statement built at run time, bound in the order they were added.
+class Binder {
+ public:
+  std::string add(std::string v) {
+    strings_.push_back(std::move(v));
+    const std::string* p = &strings_.back();
+    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    return next_name();
+  }
+  std::string add(long long v) {
+    numbers_.push_back(v);
+    const long long* p = &numbers_.back();
+    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    return next_name();
+  }
+  std::string add(double v) {
+    reals_.push_back(v);
+    const double* p = &reals_.back();
+    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    return next_name();
+  }
+  void bind(soci::statement& st) const {
+    for (const auto& u : uses_) u(st);
+  }
+
+ private:
+  std::string next_name() { return ":p" + std::to_string(count_++); }
+  std::deque<std::string> strings_;
+  std::deque<long long> numbers_;
+  std::deque<double> reals_;
+  std::vector<std::function<void(soci::statement&)>> uses_;
+  int count_ = 0;
+};
+
+template <class Fetch>
+std::vector<decltype(std::declval<Fetch>().take())> fetch_all(soci::session& sql, const std::string& query,
+                                                              const Binder& binder, bool with_rank = false) {
+  Fetch f;
+  f.with_rank = with_rank;
+  soci::statement st(sql);
+  binder.bind(st);
+  f.bind(st);
+  st.alloc();
+  st.prepare(query);
+  st.define_and_bind();
+  st.execute();
+  std::vector<decltype(f.take())> out;
+  while (st.fetch()) out.push_back(f.take());
+  return out;
+}
+
+template <class T>
+std::optional<T> first(std::vector<T> v) {
+  if (v.empty()) return std::nullopt;
+  return std::move(v.front());
+}
+
+struct OptIn {
+  std::string value;
+  soci::indicator ind = soci::i_null;
+  std::optional<std::string> get() const {
+    return ind == soci::i_ok ? std::optional<std::string>(value) : std::nullopt;
+  }
+};
+struct OptInNumber {
+  long long value = 0;
+  soci::indicator ind = soci::i_null;
+  std::optional<long long> get() const {
+    return ind == soci::i_ok ? std::optional<long long>(value) : std::nullopt;
+  }
+};
+
+constexpr const char* kCustomerColumns =
+    "c.tenant_id, c.id, c.code, c.slug, c.type, c.name, c.legal_name, c.email, c.email_disposable, c.phone,"
+    " c.website, c.industry, c.status, c.tier, c.owner_id, c.tags, c.addresses, c.social_profiles,"
+    " c.custom_fields, c.preferences, c.credit_limit_minor, c.credit_limit_currency, c.lifetime_value_minor,"
+    " c.lifetime_value_currency, c.external_id, c.created_by, c.version, c.created_at, c.updated_at, c.deleted_at";
+
+struct CustomerFetch {
+  CustomerRow row;
+  OptIn legal_name, email, phone, website, industry, tier, credit_currency, lifetime_currency, external_id,
+      created_by;
+  OptInNumber credit_minor, lifetime_minor, deleted_at;
+  bool with_rank = false;
+  double rank = 0;
+  int disposable = 0;
+  std::string tags, addresses, social, custom, preferences;
+  long long created = 0, updated = 0;
+  void bind(soci::statement& st) {
+    st.exchange(soci::into(row.tenant_id));
+    st.exchange(soci::into(row.id));
+    st.exchange(soci::into(row.code));
+    st.exchange(soci::into(row.slug));
+    st.exchange(soci::into(row.type));
+    st.exchange(soci::into(row.name));
+    st.exchange(soci::into(legal_name.value, legal_name.ind));
+    st.exchange(soci::into(email.value, email.ind));
+    st.exchange(soci::into(disposable));
+    st.exchange(soci::into(phone.value, phone.ind));
+    st.exchange(soci::into(website.value, website.ind));
+    st.exchange(soci::into(industry.value, industry.ind));
+    st.exchange(soci::into(row.status));
+    st.exchange(soci::into(tier.value, tier.ind));
+    st.exchange(soci::into(row.owner_id));
+    st.exchange(soci::into(tags));
+    st.exchange(soci::into(addresses));
+    st.exchange(soci::into(social));
+    st.exchange(soci::into(custom));
+    st.exchange(soci::into(preferences));
+    st.exchange(soci::into(credit_minor.value, credit_minor.ind));
+    st.exchange(soci::into(credit_currency.value, credit_currency.ind));
+    st.exchange(soci::into(lifetime_minor.value, lifetime_minor.ind));
+    st.exchange(soci::into(lifetime_currency.value, lifetime_currency.ind));
+    st.exchange(soci::into(external_id.value, external_id.ind));
+    st.exchange(soci::into(created_by.value, created_by.ind));
+    st.exchange(soci::into(row.version));
+    st.exchange(soci::into(created));
+    st.exchange(soci::into(updated));
+    st.exchange(soci::into(deleted_at.value, deleted_at.ind));
+    if (with_rank) st.exchange(soci::into(rank));
+  }
+  CustomerRow take() const {
+    CustomerRow c = row;
+    c.legal_name = legal_name.get();
+    c.email = email.get();
+    c.email_disposable = disposable != 0;
+    c.phone = phone.get();
+    c.website = website.get();
+    c.industry = industry.get();
+    c.tier = tier.get();
+    c.tags = parse_array(tags);
+    c.addresses = parse_array(addresses);
+    c.social_profiles = parse_array(social);
+    c.custom_fields = parse_object(custom);
+    c.preferences = parse_object(preferences);
+    if (auto m = credit_minor.get(); m && credit_currency.get()) c.credit_limit = Money{*m, credit_currency.value};
+    if (auto m = lifetime_minor.get(); m && lifetime_currency.get()) c.lifetime_value = Money{*m, lifetime_currency.value};
+    c.external_id = external_id.get();
+    c.created_by = created_by.get().value_or("");
+    c.created_at = created;
+    c.updated_at = updated;
+    if (auto d = deleted_at.get()) c.deleted_at = *d;
+    c.search_rank = rank;
+    return c;
+  }
+};
+
+/// The facets (tags, countries) of a customer, rewritten with the row.
+void write_facets(soci::session& sql, const CustomerRow& c) {
+  sql << "DELETE FROM customer_customer_facets WHERE tenant_id = :t AND customer_id = :c", soci::use(c.tenant_id),
+      soci::use(c.id);
+  auto add = [&](const std::string& kind, const std::string& value) {
+    sql << "INSERT INTO customer_customer_facets (tenant_id, kind, value, customer_id) VALUES (:t, :k, :v, :c)"
+           " ON CONFLICT DO NOTHING",
+        soci::use(c.tenant_id), soci::use(kind), soci::use(value), soci::use(c.id);
+  };
+  for (const auto& t : c.tags) {
+    if (t.is_string()) add("tag", std::string(t.get_string()));
+  }
+  for (const auto& country : c.countries()) add("country", country);
+}
+
+enum class SortType { text, integer, real };
+struct SortColumn {
+  const char* field;
+  const char* expression;
+  SortType type;
+};
+constexpr SortColumn kSortColumns[] = {
+    {"name", "c.name", SortType::text},
+    {"code", "c.code", SortType::text},
+    {"status", "c.status", SortType::text},
+    {"created_at", "c.created_at", SortType::integer},
+    {"updated_at", "c.updated_at", SortType::integer},
+    // Customers without a value sort as the smallest.
+    {"lifetime_value", "COALESCE(c.lifetime_value_minor, -9223372036854775807)", SortType::integer},
+    {"credit_limit", "COALESCE(c.credit_limit_minor, -9223372036854775807)", SortType::integer},
+    // Only with q=: the search rank, most relevant first when ascending.
+    {"relevance", "s.rank", SortType::real},
+};
+
+const SortColumn& sort_column(const std::string& field) {
+  for (const auto& s : kSortColumns) {
+    if (field == s.field) return s;
+  }
+  throw Error::bad_parameter("sort", "Unknown sort field " + field + ".");
+}
+
+/// FROM of a customer query: with search terms, joined to the matching search documents and
+/// their rank (lower is better on both backends).
+std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
+  std::string from = "customer_customers c";
+  if (f.search_terms.empty()) return from;
+  std::string q = search_expression(sql, f.search_terms);
+  if (is_postgres(sql)) {
+    from += " JOIN (SELECT customer_id, CAST(-ts_rank(document, to_tsquery('simple', ";
+    from += b.add(q);
+    from += ")) AS DOUBLE PRECISION) AS rank FROM customer_search WHERE tenant_id = ";
+    from += b.add(tenant_id);
+    from += " AND document @@ to_tsquery('simple', ";
+    from += b.add(q);
+    from += ")) s ON s.customer_id = c.id";
+  } else {
+    from += " JOIN (SELECT customer_id, bm25(customer_search, 0.0, 0.0, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0) AS rank"
+            " FROM customer_search WHERE customer_search MATCH ";
+    from += b.add(q);
+    from += " AND tenant_id = ";
+    from += b.add(tenant_id);
+    from += ") s ON s.customer_id = c.id";
+  }
+  return from;
+}
+
+std::string filter_sql(const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
+  std::string where = "c.tenant_id = " + b.add(tenant_id);
+  if (!f.include_deleted) where += " AND c.deleted_at IS NULL";
+  auto in_list = [&](const char* column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    where += std::string(" AND ") + column + " IN (";
+    for (std::size_t i = 0; i < values.size(); ++i) where += (i ? ", " : "") + b.add(values[i]);
+    where += ")";
+  };
+  in_list("c.status", f.statuses);
+  in_list("c.tier", f.tiers);
+  in_list("c.type", f.types);
+  in_list("c.owner_id", f.owner_ids);
+  auto facet = [&](const char* kind, const std::optional<std::string>& value) {
+    if (!value) return;
+    // One b.add per statement: placeholders must be numbered in the order they appear.
+    where += " AND EXISTS (SELECT 1 FROM customer_customer_facets f WHERE f.tenant_id = c.tenant_id AND f.kind = ";
+    where += b.add(std::string(kind));
+    where += " AND f.value = ";
+    where += b.add(*value);
+    where += " AND f.customer_id = c.id)";
+  };
+  facet("tag", f.tag);
+  facet("country", f.country);
+  if (f.industry) where += " AND LOWER(c.industry) = LOWER(" + b.add(*f.industry) + ")";
+  if (f.created_after) where += " AND c.created_at > " + b.add(static_cast<long long>(*f.created_after));
+  if (f.created_before) where += " AND c.created_at < " + b.add(static_cast<long long>(*f.created_before));
+  if (f.updated_after) where += " AND c.updated_at > " + b.add(static_cast<long long>(*f.updated_after));
+  if (f.updated_before) where += " AND c.updated_at < " + b.add(static_cast<long long>(*f.updated_before));
+  return where;
+}
+
+[[noreturn]] void bad_cursor() { throw Error::bad_parameter("cursor", "The cursor is not valid for this collection."); }
+
+}  // namespace
+
+std::int64_t next_sequence(soci::session& sql, const std::string& tenant_id, const std::string& name) {
+  long long value = 0;
+  // An upsert takes the row lock: concurrent creators in one tenant queue here, so every
+  // number is handed out once and the checks that follow see each other's rows.
+  sql << "INSERT INTO customer_sequences (tenant_id, name, last_value) VALUES (:t, :n, 1)"
+         " ON CONFLICT (tenant_id, name) DO UPDATE SET last_value = customer_sequences.last_value + 1"
+         " RETURNING last_value",
+      soci::use(tenant_id), soci::use(name), soci::into(value);
+  return value;
+}
+
+void lock_customers(soci::session& sql, const std::string& tenant_id) {
+  std::string name = kCodeSequence;
+  sql << "INSERT INTO customer_sequences (tenant_id, name, last_value) VALUES (:t, :n, 0)"
+         " ON CONFLICT (tenant_id, name) DO UPDATE SET last_value = customer_sequences.last_value",
+      soci::use(tenant_id), soci::use(name);
+}
+
+bool slug_taken(soci::session& sql, const std::string& tenant_id, const std::string& slug) {
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM customer_customers WHERE tenant_id = :t AND slug = :s", soci::use(tenant_id),
+      soci::use(slug), soci::into(n);
+  return n > 0;
+}
+
+std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_id) {
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM customer_customers WHERE tenant_id = :t AND deleted_at IS NULL", soci::use(tenant_id),
+      soci::into(n);
+  return n;
+}
+
+std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
+                                                                  const std::string& email_key,
+                                                                  const std::string& phone) {
+  std::string id;
+  soci::indicator ind = soci::i_null;
+  if (!email_key.empty()) {
+    sql << "SELECT id FROM customer_customers WHERE tenant_id = :t AND email_key = :e AND deleted_at IS NULL"
+           " ORDER BY created_at, id LIMIT 1",
+        soci::use(tenant_id), soci::use(email_key), soci::into(id, ind);
+    if (sql.got_data() && ind == soci::i_ok) return std::make_pair(id, std::string("email"));
+  }
+  if (!phone.empty()) {
+    sql << "SELECT id FROM customer_customers WHERE tenant_id = :t AND phone = :p AND deleted_at IS NULL"
+           " ORDER BY created_at, id LIMIT 1",
+        soci::use(tenant_id), soci::use(phone), soci::into(id, ind);
+    if (sql.got_data() && ind == soci::i_ok) return std::make_pair(id, std::string("phone"));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> customer_with_external_id(soci::session& sql, const std::string& tenant_id,
+                                                     const std::string& external_id) {
+  std::string id;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT id FROM customer_customers WHERE tenant_id = :t AND external_id = :e", soci::use(tenant_id),
+      soci::use(external_id), soci::into(id, ind);
+  if (sql.got_data() && ind == soci::i_ok) return id;
+  return std::nullopt;
+}
+
+void insert_customer(soci::session& sql, const CustomerRow& c) {
+  OptText legal(c.legal_name), email(c.email), phone(c.phone), website(c.website), industry(c.industry),
+      tier(c.tier), external(c.external_id), created_by(c.created_by);
+  OptText email_key(c.email_key());
+  OptNumber credit(c.credit_limit ? std::optional<long long>(c.credit_limit->minor) : std::nullopt);
+  OptText credit_cur(c.credit_limit ? std::optional<std::string>(c.credit_limit->currency) : std::nullopt);
+  OptNumber lifetime(c.lifetime_value ? std::optional<long long>(c.lifetime_value->minor) : std::nullopt);
+  OptText lifetime_cur(c.lifetime_value ? std::optional<std::string>(c.lifetime_value->currency) : std::nullopt);
+  std::string tags = json::dump(c.tags), addresses = json::dump(c.addresses), social = json::dump(c.social_profiles),
+              custom = json::dump(c.custom_fields), prefs = json::dump(c.preferences);
+  int disposable = c.email_disposable ? 1 : 0;
+  long long created = c.created_at, updated = c.updated_at;
+  sql << "INSERT INTO customer_customers (tenant_id, id, code, slug, type, name, legal_name, email, email_key,"
+         " email_disposable, phone, website, industry, status, tier, owner_id, tags, addresses, social_profiles,"
+         " custom_fields, preferences, credit_limit_minor, credit_limit_currency, lifetime_value_minor,"
+         " lifetime_value_currency, external_id, created_by, version, created_at, updated_at)"
+         " VALUES (:t, :id, :code, :slug, :type, :name, :legal, :email, :ekey, :disp, :phone, :web, :ind, :status,"
+         " :tier, :owner, :tags, :addr, :social, :custom, :prefs, :cl, :clc, :lv, :lvc, :ext, :cb, 1, :ca, :ua)",
+      soci::use(c.tenant_id), soci::use(c.id), soci::use(c.code), soci::use(c.slug), soci::use(c.type),
+      soci::use(c.name), soci::use(legal.value, legal.ind), soci::use(email.value, email.ind),
+      soci::use(email_key.value, email_key.ind), soci::use(disposable), soci::use(phone.value, phone.ind),
+      soci::use(website.value, website.ind), soci::use(industry.value, industry.ind), soci::use(c.status),
+      soci::use(tier.value, tier.ind), soci::use(c.owner_id), soci::use(tags), soci::use(addresses),
+      soci::use(social), soci::use(custom), soci::use(prefs), soci::use(credit.value, credit.ind),
+      soci::use(credit_cur.value, credit_cur.ind), soci::use(lifetime.value, lifetime.ind),
+      soci::use(lifetime_cur.value, lifetime_cur.ind), soci::use(external.value, external.ind),
+      soci::use(created_by.value, created_by.ind), soci::use(created), soci::use(updated);
+  write_facets(sql, c);
+}
+
+bool update_customer(soci::session& sql, const CustomerRow& c, int expected_version) {
+  OptText legal(c.legal_name), email(c.email), phone(c.phone), website(c.website), industry(c.industry),
+      tier(c.tier), external(c.external_id);
+  OptText email_key(c.email_key());
+  OptNumber credit(c.credit_limit ? std::optional<long long>(c.credit_limit->minor) : std::nullopt);
+  OptText credit_cur(c.credit_limit ? std::optional<std::string>(c.credit_limit->currency) : std::nullopt);
+  OptNumber lifetime(c.lifetime_value ? std::optional<long long>(c.lifetime_value->minor) : std::nullopt);
+  OptText lifetime_cur(c.lifetime_value ? std::optional<std::string>(c.lifetime_value->currency) : std::nullopt);
+  OptNumber deleted(c.deleted_at ? std::optional<long long>(*c.deleted_at) : std::nullopt);
+  std::string tags = json::dump(c.tags), addresses = json::dump(c.addresses), social = json::dump(c.social_profiles),
+              custom = json::dump(c.custom_fields), prefs = json::dump(c.preferences);
+  int disposable = c.email_disposable ? 1 : 0;
+  long long updated = c.updated_at;
+  soci::statement st =
+      (sql.prepare << "UPDATE customer_customers SET type = :type, name = :name, legal_name = :legal, email = :email,"
+                      " email_key = :ekey, email_disposable = :disp, phone = :phone, website = :web, industry = :ind,"
+                      " status = :status, tier = :tier, owner_id = :owner, tags = :tags, addresses = :addr,"
+                      " social_profiles = :social, custom_fields = :custom, preferences = :prefs,"
+                      " credit_limit_minor = :cl, credit_limit_currency = :clc, lifetime_value_minor = :lv,"
+                      " lifetime_value_currency = :lvc, external_id = :ext, deleted_at = :del,"
+                      " version = version + 1, updated_at = :ua"
+                      " WHERE tenant_id = :t AND id = :id AND version = :v",
+       soci::use(c.type), soci::use(c.name), soci::use(legal.value, legal.ind), soci::use(email.value, email.ind),
+       soci::use(email_key.value, email_key.ind), soci::use(disposable), soci::use(phone.value, phone.ind),
+       soci::use(website.value, website.ind), soci::use(industry.value, industry.ind), soci::use(c.status),
+       soci::use(tier.value, tier.ind), soci::use(c.owner_id), soci::use(tags), soci::use(addresses),
+       soci::use(social), soci::use(custom), soci::use(prefs), soci::use(credit.value, credit.ind),
+       soci::use(credit_cur.value, credit_cur.ind), soci::use(lifetime.value, lifetime.ind),
+       soci::use(lifetime_cur.value, lifetime_cur.ind), soci::use(external.value, external.ind),
+       soci::use(deleted.value, deleted.ind), soci::use(updated), soci::use(c.tenant_id), soci::use(c.id),
+       soci::use(expected_version));
+  st.execute(true);
+  if (st.get_affected_rows() == 0) return false;
+  write_facets(sql, c);
+  return true;
+}
+
+std::optional<CustomerRow> customer(soci::session& sql, const std::string& tenant_id, const std::string& id) {
+  Binder b;
+  std::string q = std::string("SELECT ") + kCustomerColumns + " FROM customer_customers c WHERE c.tenant_id = ";
+  q += b.add(tenant_id);
+  q += " AND c.id = ";
+  q += b.add(id);
+  return first(fetch_all<CustomerFetch>(sql, q, b));
+}
+
+std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::string& tenant_id, const std::string& slug) {
+  Binder b;
+  std::string q = std::string("SELECT ") + kCustomerColumns + " FROM customer_customers c WHERE c.tenant_id = ";
+  q += b.add(tenant_id);
+  q += " AND c.slug = ";
+  q += b.add(slug);
+  return first(fetch_all<CustomerFetch>(sql, q, b));
+}
+
+void purge_customer(soci::session& sql, const std::string& tenant_id, const std::string& id) {
+  // Children first: SQLite enforces the foreign keys only when the connection turned them on.
+  for (const char* table : {"customer_timeline", "customer_activities", "customer_notes", "customer_contacts"}) {
+    sql << std::string("DELETE FROM ") + table + " WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
+        soci::use(id);
+  }
+  sql << "DELETE FROM customer_customer_facets WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
+      soci::use(id);
+  sql << "DELETE FROM customer_customers WHERE tenant_id = :t AND id = :c", soci::use(tenant_id), soci::use(id);
+}
+
+std::vector<DuplicatePair> duplicate_pairs(soci::session& sql, const std::string& tenant_id, int limit,
+                                           const std::optional<std::pair<std::string, std::string>>& after) {
+  std::string first = after ? after->first : "", second = after ? after->second : "";
+  long long lim = limit;
+  DuplicatePair row;
+  int email = 0, phone = 0, name = 0;
+  // A self-join within the tenant; the email and phone indexes serve the common cases.
+  soci::statement st =
+      (sql.prepare << "SELECT a.id, b.id,"
+                      " CASE WHEN a.email_key IS NOT NULL AND a.email_key = b.email_key THEN 1 ELSE 0 END,"
+                      " CASE WHEN a.phone IS NOT NULL AND a.phone = b.phone THEN 1 ELSE 0 END,"
+                      " CASE WHEN LOWER(a.name) = LOWER(b.name) THEN 1 ELSE 0 END"
+                      " FROM customer_customers a JOIN customer_customers b ON b.tenant_id = a.tenant_id AND b.id > a.id"
+                      " AND (a.email_key = b.email_key OR a.phone = b.phone OR LOWER(a.name) = LOWER(b.name))"
+                      " WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND b.deleted_at IS NULL"
+                      " AND (a.id > :f1 OR (a.id = :f2 AND b.id > :s))"
+                      " ORDER BY a.id, b.id LIMIT :l",
+       soci::use(tenant_id), soci::use(first), soci::use(first), soci::use(second), soci::use(lim),
+       soci::into(row.first_id), soci::into(row.second_id), soci::into(email), soci::into(phone), soci::into(name));
+  st.execute();
+  std::vector<DuplicatePair> out;
+  while (st.fetch()) {
+    DuplicatePair p = row;
+    p.email = email != 0;
+    p.phone = phone != 0;
+    p.name = name != 0;
+    out.push_back(p);
+  }
+  return out;
+}
+
+bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
+  bj::array out;
+  for (const auto& k : sort) {
+    if (k.field == "name") out.emplace_back(c.name);
+    else if (k.field == "code") out.emplace_back(c.code);
+    else if (k.field == "status") out.emplace_back(c.status);
+    else if (k.field == "created_at") out.emplace_back(c.created_at);
+    else if (k.field == "updated_at") out.emplace_back(c.updated_at);
+    else if (k.field == "lifetime_value")
+      out.emplace_back(c.lifetime_value ? c.lifetime_value->minor : -9223372036854775807LL);
+    else if (k.field == "credit_limit")
+      out.emplace_back(c.credit_limit ? c.credit_limit->minor : -9223372036854775807LL);
+    else if (k.field == "relevance")
+      out.emplace_back(c.search_rank);
+  }
+  return out;
+}
+
+std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+  Binder b;
+  std::string from = from_sql(sql, q.filter, b, tenant_id);
+  std::string where = filter_sql(q.filter, b, tenant_id);
+  std::string order;
+  for (const auto& k : q.sort) {
+    order += std::string(sort_column(k.field).expression) + (k.descending ? " DESC, " : " ASC, ");
+  }
+  // The id breaks ties in the direction of the last key (UUIDv7 ids follow creation order).
+  bool id_descending = !q.sort.empty() && q.sort.back().descending;
+  order += id_descending ? "c.id DESC" : "c.id ASC";
+  if (q.after) {
+    // Keyset: rows strictly after the cursor's (sort values..., id) in the ORDER BY.
+    const auto* values = q.after->if_contains("k");
+    const auto* id = q.after->if_contains("id");
+    if (!values || !values->is_array() || values->get_array().size() != q.sort.size() || !id || !id->is_string()) {
+      bad_cursor();
+    }
+    const auto& vals = values->get_array();
+    for (std::size_t i = 0; i < q.sort.size(); ++i) {
+      auto type = sort_column(q.sort[i].field).type;
+      bool ok = type == SortType::text ? vals[i].is_string() : type == SortType::integer ? vals[i].is_int64() : vals[i].is_number();
+      if (!ok) bad_cursor();
+    }
+    auto value = [&](std::size_t i) {
+      switch (sort_column(q.sort[i].field).type) {
+        case SortType::text: return b.add(std::string(vals[i].get_string()));
+        case SortType::integer: return b.add(static_cast<long long>(vals[i].get_int64()));
+        case SortType::real: return b.add(vals[i].to_number<double>());
+      }
+      return std::string();
+    };
+    std::string any;
+    for (std::size_t i = 0; i <= q.sort.size(); ++i) {
+      // Each comparison gets its own placeholder: parameters are bound by position.
+      std::string term = "(";
+      for (std::size_t j = 0; j < i; ++j) term += std::string(sort_column(q.sort[j].field).expression) + " = " + value(j) + " AND ";
+      if (i < q.sort.size()) {
+        term += std::string(sort_column(q.sort[i].field).expression) + (q.sort[i].descending ? " < " : " > ") + value(i) + ")";
+      } else {
+        term += std::string(id_descending ? "c.id < " : "c.id > ") + b.add(std::string(id->get_string())) + ")";
+      }
+      any += (any.empty() ? "" : " OR ") + term;
+    }
+    where += " AND (" + any + ")";
+  }
+  bool searching = !q.filter.search_terms.empty();
+  std::string query = std::string("SELECT ") + kCustomerColumns + (searching ? ", s.rank" : "") + " FROM " + from +
+                      " WHERE " + where + " ORDER BY " + order + " LIMIT ";
+  query += b.add(static_cast<long long>(q.limit));
+  return fetch_all<CustomerFetch>(sql, query, b, searching);
+}
+
+std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f) {
+  Binder b;
+  std::string from = from_sql(sql, f, b, tenant_id);
+  std::string where = filter_sql(f, b, tenant_id);
+  long long n = 0;
+  soci::statement st(sql);
+  b.bind(st);
+  st.exchange(soci::into(n));
+  st.alloc();
+  st.prepare("SELECT COUNT(*) FROM " + from + " WHERE " + where);
+  st.define_and_bind();
+  st.execute(true);
+  return n;
+}
+
+}  // namespace crm::customer::store

@@ -1,0 +1,76 @@
+// The full-text search index: one document per customer, rewritten in the write transaction.
+#include "customer_internal.hpp"
+
+#include "validation.hpp"
+
+#include <soci/soci.h>
+
+namespace crm::customer::store {
+
+namespace {
+
+constexpr int kIndexedNotes = 200;
+constexpr std::size_t kMaxNotesText = 100000;
+
+bool postgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
+
+}  // namespace
+
+bool is_postgres(soci::session& sql) { return postgres(sql); }
+
+void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
+  auto c = customer(sql, tenant_id, customer_id);
+  if (!c) {
+    remove_from_search(sql, tenant_id, customer_id);
+    return;
+  }
+  std::string name = c->name, legal = c->legal_name.value_or("");
+  std::string email = c->email ? domain::email_search_text(*c->email) : "";
+  std::string phone = c->phone ? domain::phone_search_text(*c->phone) : "";
+  std::string tags;
+  for (const auto& t : c->tags) {
+    if (t.is_string()) tags += std::string(t.get_string()) + " ";
+  }
+  std::string people;
+  for (const auto& ct : contacts(sql, tenant_id, customer_id)) {
+    people += ct.first_name + " " + ct.last_name.value_or("") + " " +
+              (ct.email ? domain::email_search_text(*ct.email) : std::string()) + "\n";
+  }
+  std::string notes_text;
+  for (const auto& n : notes(sql, tenant_id, customer_id, kIndexedNotes, std::nullopt)) {
+    if (notes_text.size() + n.body.size() > kMaxNotesText) break;
+    notes_text += n.body + "\n";
+  }
+  if (postgres(sql)) {
+    std::string b = legal + " " + email + " " + phone, cc = tags + " " + people;
+    sql << "INSERT INTO customer_search (tenant_id, customer_id, document) VALUES (:t, :c,"
+           " setweight(to_tsvector('simple', :a), 'A') || setweight(to_tsvector('simple', :b), 'B') ||"
+           " setweight(to_tsvector('simple', :cc), 'C') || setweight(to_tsvector('simple', :d), 'D'))"
+           " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET document = EXCLUDED.document",
+        soci::use(tenant_id), soci::use(customer_id), soci::use(name), soci::use(b), soci::use(cc),
+        soci::use(notes_text);
+    return;
+  }
+  remove_from_search(sql, tenant_id, customer_id);
+  sql << "INSERT INTO customer_search (tenant_id, customer_id, name, legal_name, email, phone, tags, contacts, notes)"
+         " VALUES (:t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
+      soci::use(tenant_id), soci::use(customer_id), soci::use(name), soci::use(legal), soci::use(email),
+      soci::use(phone), soci::use(tags), soci::use(people), soci::use(notes_text);
+}
+
+void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
+  sql << "DELETE FROM customer_search WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
+      soci::use(customer_id);
+}
+
+std::string search_expression(soci::session& sql, const std::vector<std::string>& terms) {
+  std::string q;
+  for (const auto& t : terms) {
+    // Terms are letters and digits only (domain::search_terms), so neither syntax can be injected.
+    if (postgres(sql)) q += (q.empty() ? "" : " & ") + t + ":*";
+    else q += (q.empty() ? "" : " ") + std::string("\"") + t + "\"*";
+  }
+  return q;
+}
+
+}  // namespace crm::customer::store
