@@ -269,6 +269,20 @@ std::vector<std::string> missing_details(const ActivityRow& a);
 /// An activity as the API shows it (with missing_details).
 bj::object activity_json(const ActivityRow& a);
 
+/// Request bodies as POST reads them (every bad field collected into one 422).
+std::optional<bool> read_contact_body(const bj::value& body, const TenantDefaults& defaults, ContactRow& c);
+std::string read_note(const bj::value& body);
+void read_activity_body(const bj::value& body, ActivityRow& a);
+/// The writes behind POST .../contacts, .../notes and .../activities, in the caller's unit of
+/// work (whose actor is the author), each publishing its event. Permission checks are the
+/// caller's.
+ContactRow add_contact(UnitOfWork& uow, CustomerContext& cc, const CustomerRow& customer, ContactRow c,
+                       std::optional<bool> primary);
+NoteRow add_note(UnitOfWork& uow, const CustomerRow& customer, const std::string& text);
+ActivityRow log_activity(UnitOfWork& uow, const CustomerRow& customer, ActivityRow a);
+/// Demo mode: ~200 customers of the demo tenant with contacts, notes and activities, once.
+void seed_demo_customers(CustomerContext& cc);
+
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);

@@ -243,6 +243,68 @@ bj::object newest_first_page(std::vector<Row> rows, const PageRequest& page, con
 
 }  // namespace
 
+std::optional<bool> read_contact_body(const bj::value& body, const TenantDefaults& defaults, ContactRow& c) {
+  return read_contact(body, defaults, c);
+}
+std::string read_note(const bj::value& body) { return read_note_body(body); }
+void read_activity_body(const bj::value& body, ActivityRow& a) { read_activity(body, false, a); }
+
+ContactRow add_contact(UnitOfWork& uow, CustomerContext& cc, const CustomerRow& customer, ContactRow c,
+                       std::optional<bool> primary) {
+  auto& sql = uow.sql();
+  const std::string& tenant_id = customer.tenant_id;
+  // The customer row is the lock that keeps the count and the primary consistent.
+  store::lock_customers(sql, tenant_id);
+  auto count = store::count_contacts(sql, tenant_id, customer.id);
+  if (count >= cc.max_contacts) {
+    throw Error::conflict("contact_limit_reached",
+                          "A customer has at most " + std::to_string(cc.max_contacts) + " contacts.");
+  }
+  c.tenant_id = tenant_id;
+  c.id = new_uuid_v7();
+  c.customer_id = customer.id;
+  c.created_at = c.updated_at = now_ms();
+  c.is_primary = count == 0 || primary.value_or(false);
+  // Another primary steps down first (the new row does not exist yet), then the row goes in.
+  if (c.is_primary) store::set_primary_contact(sql, tenant_id, customer.id, c.id, c.created_at);
+  store::insert_contact(sql, c);
+  auto row = *store::contact(sql, tenant_id, customer.id, c.id);
+  publish(uow, events::kContactAdded, "contact", c.id,
+          bj::object{{"customer_id", customer.id}, {"contact_id", c.id}, {"name", contact_name(row)},
+                     {"changes", changes(bj::object{}, row.to_json(), contact_fields())}});
+  return row;
+}
+
+NoteRow add_note(UnitOfWork& uow, const CustomerRow& customer, const std::string& text) {
+  NoteRow n;
+  n.tenant_id = customer.tenant_id;
+  n.id = new_uuid_v7();
+  n.customer_id = customer.id;
+  n.body = text;
+  n.author_id = uow.context().actor_id;
+  n.created_at = n.updated_at = now_ms();
+  store::insert_note(uow.sql(), n);
+  publish(uow, events::kNoteAdded, "note", n.id,
+          bj::object{{"customer_id", customer.id}, {"note_id", n.id},
+                     {"changes", bj::object{{"body", bj::object{{"old", nullptr}, {"new", n.body}}}}}});
+  return n;
+}
+
+ActivityRow log_activity(UnitOfWork& uow, const CustomerRow& customer, ActivityRow a) {
+  require_contact_of(uow.sql(), customer.tenant_id, customer.id, a.contact_id);
+  a.tenant_id = customer.tenant_id;
+  a.id = new_uuid_v7();
+  a.customer_id = customer.id;
+  a.created_by = uow.context().actor_id;
+  a.status = missing_details(a).empty() ? "completed" : "needs_review";
+  a.created_at = a.updated_at = now_ms();
+  store::insert_activity(uow.sql(), a);
+  publish(uow, events::kActivityLogged, "activity", a.id,
+          bj::object{{"customer_id", customer.id}, {"activity_id", a.id}, {"type", a.type},
+                     {"status", a.status}, {"summary", activity_summary(a)}});
+  return a;
+}
+
 /// Details an activity needs to count as complete; the names of those missing.
 std::vector<std::string> missing_details(const ActivityRow& a) {
   std::vector<std::string> missing;
@@ -286,29 +348,9 @@ void register_related_routes(Router& router, CustomerContext& cc) {
     ContactRow c;
     auto primary = read_contact(body, cc.defaults(tenant_id), c);
     auto created = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
-      auto& sql = uow.sql();
-      auto customer = load_customer(sql, tenant_id, req.path_param("id"));
+      auto customer = load_customer(uow.sql(), tenant_id, req.path_param("id"));
       require_permission(req.context(), "contacts:create", customer.owner_id);
-      // The customer row is the lock that keeps the count and the primary consistent.
-      store::lock_customers(sql, tenant_id);
-      auto count = store::count_contacts(sql, tenant_id, customer.id);
-      if (count >= cc.max_contacts) {
-        throw Error::conflict("contact_limit_reached",
-                              "A customer has at most " + std::to_string(cc.max_contacts) + " contacts.");
-      }
-      c.tenant_id = tenant_id;
-      c.id = new_uuid_v7();
-      c.customer_id = customer.id;
-      c.created_at = c.updated_at = now_ms();
-      c.is_primary = count == 0 || primary.value_or(false);
-      // Another primary steps down first (the new row does not exist yet), then the row goes in.
-      if (c.is_primary) store::set_primary_contact(sql, tenant_id, customer.id, c.id, c.created_at);
-      store::insert_contact(sql, c);
-      auto row = *store::contact(sql, tenant_id, customer.id, c.id);
-      publish(uow, events::kContactAdded, "contact", c.id,
-              bj::object{{"customer_id", customer.id}, {"contact_id", c.id}, {"name", contact_name(row)},
-                         {"changes", changes(bj::object{}, row.to_json(), contact_fields())}});
-      return row;
+      return add_contact(uow, cc, customer, std::move(c), primary);
     });
     return with_etag(created_response(created.to_json(), "/api/v1/customers/" + created.customer_id + "/contacts/" + created.id),
                      created.version);
@@ -433,18 +475,7 @@ void register_related_routes(Router& router, CustomerContext& cc) {
     auto text = read_note_body(req.json());
     auto n = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
       auto customer = load_customer(uow.sql(), tenant_id, req.path_param("id"));
-      NoteRow n;
-      n.tenant_id = tenant_id;
-      n.id = new_uuid_v7();
-      n.customer_id = customer.id;
-      n.body = text;
-      n.author_id = req.context().actor_id;
-      n.created_at = n.updated_at = now_ms();
-      store::insert_note(uow.sql(), n);
-      publish(uow, events::kNoteAdded, "note", n.id,
-              bj::object{{"customer_id", customer.id}, {"note_id", n.id},
-                         {"changes", bj::object{{"body", bj::object{{"old", nullptr}, {"new", n.body}}}}}});
-      return n;
+      return add_note(uow, customer, text);
     });
     return with_etag(created_response(n.to_json(), "/api/v1/customers/" + n.customer_id + "/notes/" + n.id), n.version);
   }, route("notes", "Add a note"));
@@ -528,18 +559,7 @@ void register_related_routes(Router& router, CustomerContext& cc) {
     auto created = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
       auto customer = load_customer(uow.sql(), tenant_id, req.path_param("id"));
       require_permission(req.context(), "activities:create", customer.owner_id);
-      require_contact_of(uow.sql(), tenant_id, customer.id, a.contact_id);
-      a.tenant_id = tenant_id;
-      a.id = new_uuid_v7();
-      a.customer_id = customer.id;
-      a.created_by = req.context().actor_id;
-      a.status = missing_details(a).empty() ? "completed" : "needs_review";
-      a.created_at = a.updated_at = now_ms();
-      store::insert_activity(uow.sql(), a);
-      publish(uow, events::kActivityLogged, "activity", a.id,
-              bj::object{{"customer_id", customer.id}, {"activity_id", a.id}, {"type", a.type},
-                         {"status", a.status}, {"summary", activity_summary(a)}});
-      return a;
+      return log_activity(uow, customer, std::move(a));
     });
     return with_etag(created_response(activity_json(created),
                                       "/api/v1/customers/" + created.customer_id + "/activities/" + created.id),

@@ -259,7 +259,32 @@ class IamModuleImpl final : public Module, public IamDirectory {
 
   std::optional<TenantInfo> tenant(const std::string& tenant_id) const override {
     auto lease = ctx_.db.acquire();
-    auto t = store::tenant_by_id(*lease, tenant_id);
+    return tenant_info(store::tenant_by_id(*lease, tenant_id));
+  }
+
+  std::optional<TenantInfo> tenant_by_slug(const std::string& slug) const override {
+    auto lease = ctx_.db.acquire();
+    return tenant_info(store::tenant_by_slug(*lease, slug));
+  }
+
+  std::vector<UserInfo> active_members(const std::string& tenant_id) const override {
+    std::vector<UserInfo> out;
+    auto lease = ctx_.db.acquire();
+    std::string after;
+    for (;;) {
+      auto page = store::members(*lease, tenant_id, 500, after, std::string("active"));
+      for (const auto& m : page) {
+        UserInfo u{m.user.id, m.user.email, m.user.name, {}};
+        for (const auto& r : m.roles) u.roles.push_back(r.name);
+        out.push_back(std::move(u));
+      }
+      if (page.size() < 500) break;
+      after = page.back().user.id;
+    }
+    return out;
+  }
+
+  static std::optional<TenantInfo> tenant_info(const std::optional<TenantRow>& t) {
     if (!t) return std::nullopt;
     auto setting = [&](const char* key, const char* fallback) {
       const auto* v = t->settings.if_contains(key);
@@ -273,7 +298,9 @@ class IamModuleImpl final : public Module, public IamDirectory {
     auto lease = ctx_.db.acquire();
     auto m = store::member(*lease, tenant_id, user_id);
     if (!m || m->status != "active") return std::nullopt;
-    return UserInfo{m->user.id, m->user.email, m->user.name};
+    UserInfo u{m->user.id, m->user.email, m->user.name, {}};
+    for (const auto& r : m->roles) u.roles.push_back(r.name);
+    return u;
   }
 
  private:

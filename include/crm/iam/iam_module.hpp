@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace crm::iam {
 
@@ -24,6 +25,7 @@ struct UserInfo {
   std::string id;
   std::string email;
   std::string name;
+  std::vector<std::string> roles;  // role names in the tenant asked about
 };
 
 /// Read access to tenants and members for other modules (owner checks, defaults).
@@ -34,6 +36,10 @@ class IamDirectory {
   /// The user when it is an active member of the tenant; nullopt otherwise (another
   /// tenant's user is indistinguishable from none).
   virtual std::optional<UserInfo> member(const std::string& tenant_id, const std::string& user_id) const = 0;
+  /// The tenant with that slug (demo seeding, imports naming a tenant).
+  virtual std::optional<TenantInfo> tenant_by_slug(const std::string& slug) const = 0;
+  /// The tenant's active members with their role names, in a stable order.
+  virtual std::vector<UserInfo> active_members(const std::string& tenant_id) const = 0;
 };
 
 /// The IAM module factory for the composition root.
