@@ -200,7 +200,6 @@ class Parser {
       }
     }
     const auto* op = o.if_contains("op");
-    bool op_ok = false;
     if (!op || !op->is_string()) {
       error(path + ".op", op ? "type" : "required", "Give an operator.");
       ok = false;
@@ -212,7 +211,6 @@ class Parser {
         ok = false;
       } else {
         l.op = it->op;
-        op_ok = true;
       }
     }
     if (!ok) return std::nullopt;
@@ -221,7 +219,6 @@ class Parser {
             std::string(op_name(l.op)) + " does not apply to " + l.field + " (" + kind_name(l.kind) + " field).");
       return std::nullopt;
     }
-    (void)op_ok;
     const auto* value = o.if_contains("value");
     std::string vpath = path + ".value";
     if (l.op == Op::is_null || l.op == Op::is_not_null) {
