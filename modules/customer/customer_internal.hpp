@@ -12,6 +12,7 @@
 #include "crm/platform/module.hpp"
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
+#include "filter.hpp"
 
 #include <boost/json.hpp>
 
@@ -115,6 +116,7 @@ struct CustomerFilter {
   std::optional<TimestampMs> created_after, created_before, updated_after, updated_before;
   bool include_deleted = false;
   std::vector<std::string> search_terms;  // q=, already split into terms
+  std::shared_ptr<const filter::Node> tree;  // a structured search's validated filter
 };
 struct CustomerQuery {
   CustomerFilter filter;

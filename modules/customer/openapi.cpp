@@ -186,6 +186,40 @@ void describe_customer_api(platform::Router& router) {
     {{"parameters", bj::array{query("allow_duplicate", "Create even when the email or phone is known", boolean())}},
      {"requestBody", body(ref("CustomerCreate"))},
      {"responses", {{"201", response("Created", ref("Customer"))}, {"409", conflict}}}});
+  // The structured filter: a boolean tree whose leaves compare one field.
+  bj::object value_schema{{"description", "A text, number or boolean; an array for in, nin and between "
+                                          "([low, high]); absent for is_null and is_not_null. Timestamps are "
+                                          "RFC 3339, amounts decimal texts or numbers in the tenant's currency"}};
+  router.add_schema("CustomerFilter",
+                    bj::object{{"description", "and/or (non-empty arrays), not, or a condition; at most 10 levels "
+                                               "and 100 conditions"},
+                               {"oneOf", bj::array{object({{"and", array_of(ref("CustomerFilter"))}}, {"and"}),
+                                                   object({{"or", array_of(ref("CustomerFilter"))}}, {"or"}),
+                                                   object({{"not", ref("CustomerFilter")}}, {"not"}),
+                                                   ref("CustomerFilterCondition")}}});
+  bj::object field_schema = str();
+  field_schema["description"] =
+      "status, tier, type, owner_id, industry, name, legal_name, email, phone, code, external_id, created_at, "
+      "updated_at, tag (membership), country (of any address), credit_limit, lifetime_value, or custom.<key>";
+  router.add_schema("CustomerFilterCondition",
+                    object({{"field", field_schema},
+                            {"op", enum_of({"eq", "neq", "in", "nin", "lt", "lte", "gt", "gte", "between", "contains",
+                                            "starts_with", "is_null", "is_not_null"})},
+                            {"value", value_schema}},
+                           {"field", "op"}));
+  router.add_schema("CustomerSearch",
+                    object({{"filter", nullable(ref("CustomerFilter"))},
+                            {"q", str()},
+                            {"sort", str()},
+                            {"limit", integer()},
+                            {"cursor", nullable(str())}},
+                           {}));
+  d(HttpVerb::post, "/api/v1/customers/search",
+    {{"description", "Customers matching a structured filter, with q, sort, limit and cursor as on GET "
+                     "/customers (a cursor belongs to its filter). 422 lists every problem of the filter by path, "
+                     "e.g. filter.and[1].op"},
+     {"requestBody", body(ref("CustomerSearch"))},
+     {"responses", {{"200", response("A page of customers", page_of("Customer"))}}}});
   auto include = query("include", "Embed relations, comma separated: contacts, notes, activities, timeline "
                                   "(the newest 25 of each; each needs its read permission)");
   auto embedded = response("The customer with the relations asked for (ETag: its version)",

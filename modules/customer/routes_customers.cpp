@@ -103,10 +103,11 @@ const std::set<std::string>& list_parameters() {
   return p;
 }
 
-std::vector<SortKey> parse_sort(const Request& req, bool searching, std::string& canonical) {
+/// `sort` of a customer listing (GET ?sort= or a search body's "sort"); 400 naming sort.
+std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool searching, std::string& canonical) {
   static const std::set<std::string> fields = {"name",       "code",           "status",      "created_at",
                                                "updated_at", "lifetime_value", "credit_limit"};
-  std::string spec = req.query("sort").value_or(searching ? "relevance" : "-created_at");
+  std::string spec = given.value_or(searching ? "relevance" : "-created_at");
   std::vector<SortKey> keys;
   std::set<std::string> seen;
   std::size_t start = 0;
@@ -132,6 +133,43 @@ std::vector<SortKey> parse_sort(const Request& req, bool searching, std::string&
   if (keys.size() > 4) throw Error::bad_parameter("sort", "At most 4 sort fields.");
   for (const auto& k : keys) canonical += (canonical.empty() ? "" : ",") + std::string(k.descending ? "-" : "") + k.field;
   return keys;
+}
+
+/// `q` of a customer listing split into search terms; 400 naming q.
+std::vector<std::string> parse_q(const std::string& text) {
+  if (text.size() > 500) throw Error::bad_parameter("q", "At most 500 characters.");
+  auto terms = domain::search_terms(text);
+  if (terms.empty()) throw Error::bad_parameter("q", "Give at least one word or number to search for.");
+  return terms;
+}
+
+/// The scope a listing's cursors are bound to: one tenant, one sort, one search and, for a
+/// structured search, one filter (`filter_text`).
+std::string list_scope(const std::string& tenant_id, const std::string& canonical_sort, const CustomerFilter& f,
+                       const std::optional<std::string>& filter_text = std::nullopt) {
+  std::string scope = "customers:" + tenant_id + ":" + canonical_sort;
+  for (const auto& t : f.search_terms) scope += ":" + t;
+  if (filter_text) scope += "\nfilter:" + *filter_text;
+  return scope;
+}
+
+/// One page of customers: the query at the page's position, the next cursor, the total.
+bj::object list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q, const PageRequest& page,
+                     const std::string& scope) {
+  q.limit = page.limit + 1;
+  q.after = page.after;
+  auto lease = cc.db.acquire();
+  auto rows = store::list_customers(*lease, tenant_id, q);
+  std::optional<bj::object> next;
+  if (static_cast<int>(rows.size()) > page.limit) {
+    rows.pop_back();
+    next = bj::object{{"k", store::sort_values(rows.back(), q.sort)}, {"id", rows.back().id}};
+  }
+  bj::array items;
+  for (const auto& c : rows) items.push_back(c.to_json());
+  std::optional<std::int64_t> total;
+  if (page.include_total) total = store::count_customers(*lease, tenant_id, q.filter);
+  return page_response(std::move(items), page, next, scope, total);
 }
 
 /// GET of one customer with `?include=` relations embedded (each needs its read permission).
@@ -219,32 +257,65 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     f.updated_before = time_param(req, "updated_before");
     f.include_deleted = flag(req, "include_deleted");
     if (f.include_deleted) require_permission(req.context(), "customers:delete");
-    if (auto text = req.query("q")) {
-      if (text->size() > 500) throw Error::bad_parameter("q", "At most 500 characters.");
-      f.search_terms = domain::search_terms(*text);
-      if (f.search_terms.empty()) throw Error::bad_parameter("q", "Give at least one word or number to search for.");
-    }
+    if (auto text = req.query("q")) f.search_terms = parse_q(*text);
     std::string canonical_sort;
-    q.sort = parse_sort(req, !f.search_terms.empty(), canonical_sort);
+    q.sort = parse_sort(req.query("sort"), !f.search_terms.empty(), canonical_sort);
     // A cursor belongs to one tenant, one sort and one search.
-    std::string scope = "customers:" + tenant_id + ":" + canonical_sort;
-    for (const auto& t : f.search_terms) scope += ":" + t;
+    std::string scope = list_scope(tenant_id, canonical_sort, f);
     auto page = page_request(req, scope);
-    q.limit = page.limit + 1;
-    q.after = page.after;
-    auto lease = cc.db.acquire();
-    auto rows = store::list_customers(*lease, tenant_id, q);
-    std::optional<bj::object> next;
-    if (static_cast<int>(rows.size()) > page.limit) {
-      rows.pop_back();
-      next = bj::object{{"k", store::sort_values(rows.back(), q.sort)}, {"id", rows.back().id}};
-    }
-    bj::array items;
-    for (const auto& c : rows) items.push_back(c.to_json());
-    std::optional<std::int64_t> total;
-    if (page.include_total) total = store::count_customers(*lease, tenant_id, f);
-    return json_response(200, page_response(std::move(items), page, next, scope, total));
+    return json_response(200, list_page(cc, tenant_id, std::move(q), page, scope));
   }, route("List customers (filters, sort, cursor pagination)"));
+
+  router.post("/api/v1/customers/search", [&cc](Request& req) {
+    const auto& tenant_id = tenant_of(req);
+    require_permission(req.context(), "customers:read");
+    auto body = req.json();
+    // The amounts of a filter are in the tenant's currency (asked before the lease is taken).
+    filter::ParseOptions options;
+    options.amount_exponent = domain::currency_exponent(cc.defaults(tenant_id).currency).value_or(2);
+    json::ObjectReader r(body);
+    const bj::value* filter_value = r.optional_value("filter");
+    const bj::value* q_value = r.optional_value("q");
+    const bj::value* sort_value = r.optional_value("sort");
+    const bj::value* limit_value = r.optional_value("limit");
+    const bj::value* cursor_value = r.optional_value("cursor");
+    std::vector<FieldError> problems;
+    std::optional<filter::Node> tree;
+    if (filter_value && !filter_value->is_null()) tree = filter::parse(*filter_value, "filter", options, problems);
+    for (const auto& p : problems) r.add_error(p.field, p.code, p.message);
+    auto text_of = [&r](const bj::value* v, const char* name) -> std::optional<std::string> {
+      if (!v || v->is_null()) return std::nullopt;
+      if (!v->is_string()) {
+        r.add_error(name, "type", "Must be a text.");
+        return std::nullopt;
+      }
+      return std::string(v->get_string());
+    };
+    auto q_text = text_of(q_value, "q");
+    auto sort_text = text_of(sort_value, "sort");
+    auto cursor_text = text_of(cursor_value, "cursor");
+    r.finish();
+    CustomerQuery q;
+    auto& f = q.filter;
+    if (tree) f.tree = std::make_shared<const filter::Node>(std::move(*tree));
+    // As on GET /customers: q, sort, limit and cursor, with the same 400s.
+    if (q_text) f.search_terms = parse_q(*q_text);
+    std::string canonical_sort;
+    q.sort = parse_sort(sort_text, !f.search_terms.empty(), canonical_sort);
+    std::optional<std::string> filter_text;
+    if (f.tree) filter_text = bj::serialize(*filter_value);
+    std::string scope = list_scope(tenant_id, canonical_sort, f, filter_text.value_or(""));
+    PageRequest page;
+    if (limit_value && !limit_value->is_null()) {
+      if (!limit_value->is_int64() || limit_value->get_int64() < 1 || limit_value->get_int64() > 200) {
+        throw Error::bad_parameter("limit", "Must be an integer from 1 to 200.");
+      }
+      page.limit = static_cast<int>(limit_value->get_int64());
+    }
+    if (cursor_text && !cursor_text->empty()) page.after = decode_cursor(*cursor_text, scope);
+    return json_response(200, list_page(cc, tenant_id, std::move(q), page, scope));
+  }, route("Search customers with a structured filter (and/or/not of field conditions), q, sort and cursor "
+           "pagination"));
 
   router.post("/api/v1/customers", [&cc](Request& req) {
     const auto& tenant_id = tenant_of(req);

@@ -5,6 +5,8 @@
 
 #include <deque>
 #include <functional>
+#include <type_traits>
+#include <variant>
 
 namespace crm::customer::store {
 
@@ -258,7 +260,7 @@ std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, con
   return from;
 }
 
-std::string filter_sql(const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
+std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
   std::string where = "c.tenant_id = " + b.add(tenant_id);
   if (!f.include_deleted) where += " AND c.deleted_at IS NULL";
   auto in_list = [&](const char* column, const std::vector<std::string>& values) {
@@ -287,6 +289,19 @@ std::string filter_sql(const CustomerFilter& f, Binder& b, const std::string& te
   if (f.created_before) where += " AND c.created_at < " + b.add(static_cast<long long>(*f.created_before));
   if (f.updated_after) where += " AND c.updated_at > " + b.add(static_cast<long long>(*f.updated_after));
   if (f.updated_before) where += " AND c.updated_at < " + b.add(static_cast<long long>(*f.updated_before));
+  if (f.tree) {
+    where += " AND ";
+    where += filter::to_sql(*f.tree, is_postgres(sql) ? filter::Dialect::postgres : filter::Dialect::sqlite,
+                            [&b](const filter::Scalar& v) {
+                              return std::visit(
+                                  [&b](const auto& x) {
+                                    using T = std::decay_t<decltype(x)>;
+                                    if constexpr (std::is_same_v<T, bool>) return b.add(std::string(x ? "true" : "false"));
+                                    else return b.add(x);
+                                  },
+                                  v);
+                            });
+  }
   return where;
 }
 
@@ -504,7 +519,7 @@ bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
 std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
   Binder b;
   std::string from = from_sql(sql, q.filter, b, tenant_id);
-  std::string where = filter_sql(q.filter, b, tenant_id);
+  std::string where = filter_sql(sql, q.filter, b, tenant_id);
   std::string order;
   for (const auto& k : q.sort) {
     order += std::string(sort_column(k.field).expression) + (k.descending ? " DESC, " : " ASC, ");
@@ -557,7 +572,7 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f) {
   Binder b;
   std::string from = from_sql(sql, f, b, tenant_id);
-  std::string where = filter_sql(f, b, tenant_id);
+  std::string where = filter_sql(sql, f, b, tenant_id);
   long long n = 0;
   soci::statement st(sql);
   b.bind(st);

@@ -3,7 +3,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <set>
+#include <vector>
 
 #include "support/customer_helpers.hpp"
 #include "support/harness.hpp"
@@ -110,6 +112,286 @@ TEST_SUITE("integration/customer_search") {
       auto relevance = call(client, "GET", "/api/v1/customers?sort=relevance", a.access);
       CHECK(relevance.status == 400);
       CHECK(error_fields(relevance).count("sort") == 1);
+    }
+  }
+}
+
+// Structured search: POST /customers/search with a filter tree.
+namespace {
+
+using IdSet = std::set<std::string>;
+
+bj::object leaf(const char* field, const char* op, bj::value value = nullptr) {
+  bj::object o{{"field", field}, {"op", op}};
+  if (!value.is_null()) o["value"] = std::move(value);
+  return o;
+}
+
+}  // namespace
+
+TEST_SUITE("integration/customer_search") {
+  TEST_CASE("customer: POST /customers/search filters by a nested tree with every operator, custom fields and q") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "cust-tree-a", "owner@tree-a.example");
+      auto b = register_tenant(client, "cust-tree-b", "owner@tree-b.example");
+      auto viewer = add_member(client, db, a, "viewer@tree-a.example", "viewer");
+      auto address = [](const char* country, const char* postal) {
+        return bj::array{bj::object{{"type", "billing"}, {"line1", "1 Street"}, {"postal_code", postal}, {"country", country}}};
+      };
+      auto money = [](const char* amount) { return bj::object{{"amount", amount}, {"currency", "MYR"}}; };
+      auto c1 = id_of(create_customer(client, a.access,
+          bj::object{{"name", "Alpha Batik"}, {"status", "active"}, {"tier", "gold"}, {"industry", "retail"},
+                     {"tags", bj::array{"vip", "wholesale"}}, {"addresses", address("MY", "50450")},
+                     {"email", "alpha@alpha-batik.example"}, {"external_id", "EXT-1"}, {"credit_limit", money("1000")},
+                     {"custom_fields", bj::object{{"region", "north"}, {"looms", 4}, {"export", true}}}}));
+      auto c2 = id_of(create_customer(client, a.access,
+          bj::object{{"name", "Beta Songket"}, {"legal_name", "Alpha Songket Trading"}, {"status", "lead"},
+                     {"tier", "silver"}, {"industry", "textiles"}, {"tags", bj::array{"vip"}},
+                     {"addresses", address("SG", "018956")}, {"credit_limit", money("250")},
+                     {"custom_fields", bj::object{{"region", "south"}, {"looms", 10}}}}));
+      auto c3 = id_of(create_customer(client, a.access,
+          bj::object{{"name", "Gamma Indigo"}, {"status", "prospect"}, {"type", "individual"},
+                     {"custom_fields", bj::object{{"region", "north"}, {"export", false}}}}));
+      auto c4 = id_of(create_customer(client, a.access,
+          bj::object{{"name", "Delta Tenun"}, {"status", "churned"}, {"tier", "platinum"}, {"industry", "retail"},
+                     {"tags", bj::array{"wholesale"}}, {"addresses", address("MY", "10000")},
+                     {"credit_limit", money("5000")}, {"custom_fields", bj::object{{"looms", 2}}}}));
+      auto e5 = create_customer(client, a.access,
+          bj::object{{"name", "Epsilon 100%_Craft"}, {"status", "active"}, {"tier", "bronze"}, {"industry", "Crafts"},
+                     {"credit_limit", money("0")}});
+      auto c5 = id_of(e5);
+      auto gone = id_of(create_customer(client, a.access,
+          bj::object{{"name", "Zeta Gone"}, {"status", "active"}, {"tier", "gold"}, {"tags", bj::array{"vip"}}}));
+      REQUIRE(call(client, "DELETE", "/api/v1/customers/" + gone, a.access).status == 204);
+      auto theirs = id_of(create_customer(client, b.access,
+          bj::object{{"name", "Alpha Other"}, {"status", "active"}, {"tier", "gold"}, {"tags", bj::array{"vip"}},
+                     {"custom_fields", bj::object{{"region", "north"}}}}));
+      auto first = get_ok(client, a.access, "/api/v1/customers/" + c1);
+
+      auto search_as = [&](const std::string& token, bj::object body) {
+        if (!body.contains("limit")) body["limit"] = 200;
+        auto r = call(client, "POST", "/api/v1/customers/search", token, js(body));
+        REQUIRE_MESSAGE(r.status == 200, js(body) << ": " << r.body);
+        IdSet out;
+        for (const auto& c : data_of(r)) out.insert(id_of(c.as_object()));
+        return out;
+      };
+      auto search = [&](bj::value filter, bj::object extra = {}) {
+        extra["filter"] = std::move(filter);
+        return search_as(a.access, extra);
+      };
+
+      // A nested and/or/not tree: (active or silver/platinum) and not wholesale.
+      bj::object tree{{"and", bj::array{
+          bj::object{{"or", bj::array{leaf("status", "eq", "active"), leaf("tier", "in", bj::array{"silver", "platinum"})}}},
+          bj::object{{"not", leaf("tag", "eq", "wholesale")}}}}};
+      CHECK(search(tree) == IdSet{c2, c5});
+      CHECK(search(bj::object{{"not", tree}}) == IdSet{c1, c3, c4});
+      CHECK(search(nullptr) == IdSet{c1, c2, c3, c4, c5});  // no filter: every live customer
+      CHECK(search_as(a.access, {}) == IdSet{c1, c2, c3, c4, c5});
+
+      // Every operator.
+      CHECK(search(leaf("status", "eq", "active")) == IdSet{c1, c5});
+      CHECK(search(leaf("tier", "neq", "gold")) == IdSet{c2, c3, c4, c5});  // no tier is not gold
+      CHECK(search(leaf("status", "in", bj::array{"lead", "prospect"})) == IdSet{c2, c3});
+      CHECK(search(leaf("industry", "nin", bj::array{"retail"})) == IdSet{c2, c3, c5});
+      CHECK(search(leaf("credit_limit", "lt", "1000")) == IdSet{c2, c5});
+      CHECK(search(leaf("credit_limit", "lte", 1000)) == IdSet{c1, c2, c5});
+      CHECK(search(leaf("credit_limit", "gt", "1000.00")) == IdSet{c4});
+      CHECK(search(leaf("credit_limit", "gte", 1000)) == IdSet{c1, c4});
+      CHECK(search(leaf("credit_limit", "between", bj::array{"250", 1000})) == IdSet{c1, c2});
+      CHECK(search(leaf("credit_limit", "is_null")) == IdSet{c3});
+      CHECK(search(leaf("created_at", "between", bj::array{first.at("created_at"), e5.at("created_at")})) ==
+            IdSet{c1, c2, c3, c4, c5});
+      CHECK(search(leaf("created_at", "gt", e5.at("created_at"))).empty());  // the later one is deleted
+      CHECK(search(leaf("created_at", "lt", "2000-01-01T00:00:00Z")).empty());
+      CHECK(search(leaf("updated_at", "gte", "2000-01-01T00:00:00.000Z")) == IdSet{c1, c2, c3, c4, c5});
+      CHECK(search(leaf("name", "contains", "BATIK")) == IdSet{c1});
+      CHECK(search(leaf("name", "contains", "%_")) == IdSet{c5});  // LIKE wildcards are plain text
+      CHECK(search(leaf("name", "starts_with", "gam")) == IdSet{c3});
+      CHECK(search(leaf("name", "lt", "Beta Songket")) == IdSet{c1});
+      CHECK(search(leaf("tier", "is_null")) == IdSet{c3});
+      CHECK(search(leaf("legal_name", "is_not_null")) == IdSet{c2});
+      CHECK(search(leaf("type", "eq", "individual")) == IdSet{c3});
+      CHECK(search(leaf("owner_id", "eq", bj::value(a.user_id))) == IdSet{c1, c2, c3, c4, c5});
+      CHECK(search(leaf("owner_id", "neq", bj::value(a.user_id))).empty());
+      CHECK(search(leaf("code", "eq", first.at("code"))) == IdSet{c1});
+      CHECK(search(leaf("email", "eq", "alpha@alpha-batik.example")) == IdSet{c1});
+      CHECK(search(leaf("external_id", "eq", "EXT-1")) == IdSet{c1});
+      CHECK(search(leaf("tag", "in", bj::array{"VIP"})) == IdSet{c1, c2});
+      CHECK(search(leaf("tag", "nin", bj::array{"vip", "wholesale"})) == IdSet{c3, c5});
+      CHECK(search(leaf("tag", "is_null")) == IdSet{c3, c5});
+      CHECK(search(leaf("tag", "is_not_null")) == IdSet{c1, c2, c4});
+      CHECK(search(leaf("country", "eq", "my")) == IdSet{c1, c4});
+      CHECK(search(leaf("country", "neq", "MY")) == IdSet{c2, c3, c5});
+
+      // Custom fields compare the stored JSON value by its type.
+      CHECK(search(leaf("custom.region", "eq", "north")) == IdSet{c1, c3});
+      CHECK(search(leaf("custom.region", "neq", "north")) == IdSet{c2, c4, c5});
+      CHECK(search(leaf("custom.looms", "gt", 3)) == IdSet{c1, c2});  // numerically: 10 > 3
+      CHECK(search(leaf("custom.looms", "between", bj::array{2, 4})) == IdSet{c1, c4});
+      CHECK(search(leaf("custom.looms", "lte", 2.5)) == IdSet{c4});
+      CHECK(search(leaf("custom.export", "eq", true)) == IdSet{c1});
+      CHECK(search(leaf("custom.export", "eq", false)) == IdSet{c3});
+      CHECK(search(leaf("custom.export", "is_null")) == IdSet{c2, c4, c5});
+      CHECK(search(leaf("custom.region", "is_not_null")) == IdSet{c1, c2, c3});
+      CHECK(search(leaf("custom.region", "in", bj::array{"south", "east"})) == IdSet{c2});
+      CHECK(search(leaf("custom.region", "nin", bj::array{"north"})) == IdSet{c2, c4, c5});
+      CHECK(search(leaf("custom.region", "starts_with", "NO")) == IdSet{c1, c3});
+      CHECK(search(leaf("custom.region", "contains", "out")) == IdSet{c2});
+      CHECK(search(leaf("custom.looms", "eq", "4")).empty());  // a text is not the number 4
+
+      // Combined with q (the other tenant's "Alpha Other" never appears).
+      CHECK(search_as(a.access, bj::object{{"q", "alpha"}}) == IdSet{c1, c2});
+      CHECK(search(leaf("tier", "eq", "silver"), bj::object{{"q", "alpha"}}) == IdSet{c2});
+      CHECK(search(bj::object{{"not", leaf("tier", "eq", "silver")}}, bj::object{{"q", "alpha"}}) == IdSet{c1});
+
+      // Another tenant sees only its own; a viewer may search.
+      CHECK(search_as(b.access, bj::object{{"filter", leaf("custom.region", "eq", "north")}}) == IdSet{theirs});
+      CHECK(search_as(viewer.access, bj::object{{"filter", tree}}) == IdSet{c2, c5});
+    }
+  }
+
+  TEST_CASE("customer: POST /customers/search pages through a filtered result, and a cursor belongs to its filter") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "cust-page-a", "owner@page-a.example");
+      auto b = register_tenant(client, "cust-page-b", "owner@page-b.example");
+      std::vector<std::pair<std::string, std::string>> wanted;  // (name, id) of the matches
+      for (const char* name : {"Kappa", "Alpha", "Iota", "Eta", "Beta", "Theta", "Delta"}) {
+        auto id = id_of(create_customer(client, a.access, bj::object{{"name", name}, {"tier", "gold"}}));
+        wanted.emplace_back(name, id);
+        create_customer(client, a.access, bj::object{{"name", std::string(name) + " Other"}, {"tier", "silver"}});
+      }
+      std::sort(wanted.begin(), wanted.end());
+      auto filter = leaf("tier", "eq", "gold");
+      std::vector<std::string> seen;
+      std::string cursor;
+      int pages = 0;
+      std::string second_cursor;
+      while (true) {
+        bj::object body{{"filter", filter}, {"sort", "name"}, {"limit", 2}};
+        if (!cursor.empty()) body["cursor"] = cursor;
+        auto r = call(client, "POST", "/api/v1/customers/search", a.access, js(body));
+        REQUIRE_MESSAGE(r.status == 200, r.body);
+        auto page = obj(r);
+        CHECK(page.at("data").as_array().size() <= 2);
+        for (const auto& c : page.at("data").as_array()) seen.push_back(id_of(c.as_object()));
+        ++pages;
+        REQUIRE(pages < 10);
+        if (page.at("page").at("next_cursor").is_null()) break;
+        cursor = str(page.at("page").at("next_cursor"));
+        if (second_cursor.empty()) second_cursor = cursor;
+      }
+      CHECK(pages == 4);
+      std::vector<std::string> expected;
+      for (const auto& w : wanted) expected.push_back(w.second);
+      CHECK(seen == expected);  // in name order, no gap, no duplicate
+
+      // A cursor is bound to its filter, its sort and its tenant.
+      REQUIRE(!second_cursor.empty());
+      auto with = [&](const std::string& token, bj::object body) {
+        body["cursor"] = second_cursor;
+        return call(client, "POST", "/api/v1/customers/search", token, js(body));
+      };
+      CHECK(with(a.access, bj::object{{"filter", filter}, {"sort", "name"}, {"limit", 2}}).status == 200);
+      auto other = with(a.access, bj::object{{"filter", leaf("tier", "eq", "silver")}, {"sort", "name"}, {"limit", 2}});
+      CHECK(other.status == 400);
+      CHECK(error_fields(other).count("cursor") == 1);
+      CHECK(with(a.access, bj::object{{"sort", "name"}, {"limit", 2}}).status == 400);
+      CHECK(with(a.access, bj::object{{"filter", filter}, {"sort", "-name"}, {"limit", 2}}).status == 400);
+      CHECK(with(b.access, bj::object{{"filter", filter}, {"sort", "name"}, {"limit", 2}}).status == 400);
+      // A GET cursor is not a search cursor.
+      auto get = obj(call(client, "GET", "/api/v1/customers?tier=gold&sort=name&limit=2", a.access));
+      auto get_cursor = str(get.at("page").at("next_cursor"));
+      CHECK(call(client, "POST", "/api/v1/customers/search", a.access,
+                 js(bj::object{{"filter", filter}, {"sort", "name"}, {"limit", 2}, {"cursor", get_cursor}})).status == 400);
+      // limit and sort as on GET.
+      CHECK(call(client, "POST", "/api/v1/customers/search", a.access, js(bj::object{{"limit", 201}})).status == 400);
+      CHECK(call(client, "POST", "/api/v1/customers/search", a.access, js(bj::object{{"sort", "nope"}})).status == 400);
+      CHECK(call(client, "POST", "/api/v1/customers/search", a.access, js(bj::object{{"sort", "relevance"}})).status == 400);
+      auto default_page = obj(call(client, "POST", "/api/v1/customers/search", a.access, js(bj::object{})));
+      CHECK(default_page.at("page").at("limit") == 25);
+      CHECK(default_page.at("data").as_array().size() == 14);
+    }
+  }
+
+  TEST_CASE("customer: POST /customers/search answers 422 naming the path of every problem of the filter") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "cust-bad-a", "owner@bad-a.example");
+      auto post = [&](const bj::object& body) {
+        return call(client, "POST", "/api/v1/customers/search", a.access, js(body));
+      };
+      bj::object bad{{"and", bj::array{
+          leaf("nope", "eq", 1),                                     // 0: unknown field
+          leaf("status", "like", "x"),                               // 1: unknown op
+          leaf("status", "lt", "active"),                            // 2: op not valid for an enumeration
+          leaf("name", "eq", 5),                                     // 3: wrong value type
+          leaf("status", "eq", "sleeping"),                          // 4: bad enum value
+          leaf("credit_limit", "between", bj::array{1}),             // 5: between without two values
+          leaf("tier", "in", bj::array{}),                           // 6: in with an empty list
+          bj::object{{"or", bj::array{leaf("custom.looms", "contains", 3)}}},  // 7: contains a number
+          bj::object{{"not", leaf("created_at", "gt", "yesterday")}},          // 8: not a timestamp
+          leaf("tier", "in", bj::array{"gold", "tin"}),              // 9: bad enum value in a list
+          leaf("custom.Bad-Key", "eq", 1),                           // 10: custom key
+          leaf("created_at", "starts_with", "2026"),                 // 11: op not valid for a timestamp
+      }}};
+      auto r = post(bj::object{{"filter", bad}, {"extra", 1}});
+      REQUIRE(r.status == 422);
+      CHECK(error_code_for(r, "extra") == "unknown_field");
+      CHECK(error_code_for(r, "filter.and[0].field") == "unknown_field");
+      CHECK(error_code_for(r, "filter.and[1].op") == "unknown_op");
+      CHECK(error_code_for(r, "filter.and[2].op") == "op_not_allowed");
+      CHECK(error_code_for(r, "filter.and[3].value") == "type");
+      CHECK(error_code_for(r, "filter.and[4].value") == "enum");
+      CHECK(error_code_for(r, "filter.and[5].value") == "between");
+      CHECK(error_code_for(r, "filter.and[6].value") == "empty");
+      CHECK(error_code_for(r, "filter.and[7].or[0].value") == "type");
+      CHECK(error_code_for(r, "filter.and[8].not.value") == "invalid");
+      CHECK(error_code_for(r, "filter.and[9].value[1]") == "enum");
+      CHECK(error_code_for(r, "filter.and[10].field") == "unknown_field");
+      CHECK(error_code_for(r, "filter.and[11].op") == "op_not_allowed");
+      CHECK(error_fields(r).size() == 13);
+
+      // Each problem alone is a 422 too.
+      CHECK(post(bj::object{{"filter", leaf("credit_limit", "between", bj::array{1, 2, 3})}}).status == 422);
+      CHECK(error_code_for(post(bj::object{{"filter", leaf("name", "eq")}}), "filter.value") == "required");
+      CHECK(error_code_for(post(bj::object{{"filter", bj::object{{"and", bj::array{}}}}}), "filter.and") == "type");
+      CHECK(error_code_for(post(bj::object{{"filter", "status=active"}}), "filter") == "type");
+      CHECK(error_code_for(post(bj::object{{"filter", leaf("tag", "lt", "vip")}}), "filter.op") == "op_not_allowed");
+      CHECK(error_code_for(post(bj::object{{"filter", leaf("owner_id", "eq", "me")}}), "filter.value") == "invalid");
+
+      // Depth: 10 levels pass, 11 do not.
+      auto nest = [](int levels) {
+        bj::value v = leaf("status", "eq", "active");
+        for (int i = 1; i < levels; ++i) v = bj::object{{"not", v}};
+        return v;
+      };
+      CHECK(post(bj::object{{"filter", nest(10)}}).status == 200);
+      auto deep = post(bj::object{{"filter", nest(11)}});
+      REQUIRE(deep.status == 422);
+      CHECK(error_code_for(deep, "filter.not.not.not.not.not.not.not.not.not.not") == "too_deep");
+      // Leaves: 100 pass, 101 do not.
+      auto many = [](int n) {
+        bj::array a;
+        for (int i = 0; i < n; ++i) a.push_back(leaf("status", "neq", "blocked"));
+        return bj::object{{"or", a}};
+      };
+      CHECK(post(bj::object{{"filter", many(100)}}).status == 200);
+      auto wide = post(bj::object{{"filter", many(101)}});
+      REQUIRE(wide.status == 422);
+      CHECK(error_code_for(wide, "filter") == "too_many_leaves");
     }
   }
 }
