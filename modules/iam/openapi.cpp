@@ -1,6 +1,7 @@
 // OpenAPI descriptions of the IAM endpoints: request bodies, responses and schemas.
 #include "iam_internal.hpp"
 
+#include "crm/platform/openapi_schema.hpp"
 #include "crm/platform/router.hpp"
 
 namespace crm::iam {
@@ -9,45 +10,7 @@ using platform::HttpVerb;
 
 namespace {
 
-bj::object ref(const char* name) { return {{"$ref", std::string("#/components/schemas/") + name}}; }
-bj::object str(const char* format = nullptr) {
-  bj::object o{{"type", "string"}};
-  if (format) o["format"] = format;
-  return o;
-}
-bj::object boolean() { return {{"type", "boolean"}}; }
-bj::object integer() { return {{"type", "integer"}}; }
-bj::object array_of(bj::object items) { return {{"type", "array"}, {"items", std::move(items)}}; }
-bj::object nullable(bj::object schema) { return {{"oneOf", bj::array{std::move(schema), bj::object{{"type", "null"}}}}}; }
-
-bj::object object(std::initializer_list<std::pair<const char*, bj::object>> props,
-                  std::initializer_list<const char*> required, bool closed = true) {
-  bj::object properties;
-  for (const auto& [k, v] : props) properties[k] = v;
-  bj::array req;
-  for (const char* r : required) req.emplace_back(r);
-  bj::object o{{"type", "object"}, {"properties", properties}};
-  if (!req.empty()) o["required"] = req;
-  if (closed) o["additionalProperties"] = false;
-  return o;
-}
-
-bj::object body(bj::object schema) {
-  return {{"required", true}, {"content", bj::object{{"application/json", bj::object{{"schema", std::move(schema)}}}}}};
-}
-
-bj::object response(const char* description, std::optional<bj::object> schema = std::nullopt) {
-  bj::object r{{"description", description}};
-  if (schema) r["content"] = bj::object{{"application/json", bj::object{{"schema", std::move(*schema)}}}};
-  return r;
-}
-
-bj::object page_of(const char* item) {
-  return object({{"data", array_of(ref(item))},
-                 {"page", object({{"limit", integer()}, {"next_cursor", nullable(str())}, {"total", integer()}},
-                                 {"limit", "next_cursor"})}},
-                {"data", "page"});
-}
+using namespace platform::openapi;
 
 bj::object timestamps() { return str("date-time"); }
 
