@@ -270,6 +270,13 @@ struct PurgeResult {
 PurgeResult purge_due_tenants(IamContext& iam, TimestampMs now);
 /// `crm tenants purge`.
 int purge_tenants_command(IamContext& iam, const std::vector<std::string>& args);
+/// Writes the audit entries older than `cutoff` to a gzip JSON-lines file under
+/// data_dir/audit-archive, then removes exactly those; throws and removes nothing on failure.
+struct AuditArchive {
+  long long count = 0;
+  std::string file;  // empty when there was nothing to archive
+};
+AuditArchive archive_audit_entries(IamContext& iam, TimestampMs cutoff);
 /// `crm audit archive --before DATE`: compressed JSON lines, then the entries are removed.
 int archive_audit_log(IamContext& iam, const std::vector<std::string>& args);
 /// Request and response descriptions for the OpenAPI document.

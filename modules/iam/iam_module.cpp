@@ -44,6 +44,29 @@ std::chrono::milliseconds purge_interval(const bj::object& section) {
   return std::chrono::milliseconds(v->get_int64());
 }
 
+// modules.iam.audit_retention_days: audit entries older than this are archived (gzip JSON
+// lines under data_dir/audit-archive) and removed by the server; 0 keeps them (the default).
+// modules.iam.audit_archive_interval_ms: how often it looks (default hourly).
+int audit_retention_days(const bj::object& section) {
+  const bj::value* v = section.if_contains("audit_retention_days");
+  if (!v) return 0;
+  if (!v->is_int64() || v->get_int64() < 0 || v->get_int64() > 36500) {
+    throw ConfigError("invalid configuration: modules.iam.audit_retention_days: must be 0 (keep) or a number of days"
+                      " up to 36500");
+  }
+  return static_cast<int>(v->get_int64());
+}
+
+std::chrono::milliseconds audit_archive_interval(const bj::object& section) {
+  const bj::value* v = section.if_contains("audit_archive_interval_ms");
+  if (!v) return std::chrono::milliseconds(kDefaultPurgeIntervalMs);
+  if (!v->is_int64() || v->get_int64() < 100) {
+    throw ConfigError("invalid configuration: modules.iam.audit_archive_interval_ms: must be an integer of at least"
+                      " 100 (milliseconds)");
+  }
+  return std::chrono::milliseconds(v->get_int64());
+}
+
 bool mutating(HttpVerb v) { return v != HttpVerb::get && v != HttpVerb::head && v != HttpVerb::options; }
 
 /// Resolves the principal from `Authorization: Bearer <jwt>`; 401 for a missing, malformed,
@@ -169,7 +192,11 @@ void write_audit(UnitOfWork& uow, const EventEnvelope& e) {
 class IamModuleImpl final : public Module, public IamDirectory {
  public:
   explicit IamModuleImpl(ModuleContext& ctx)
-      : ctx_(ctx), iam_{ctx.config, ctx.db, ctx.uow, nullptr, {}, {}}, purge_interval_(purge_interval(ctx.section)) {
+      : ctx_(ctx),
+        iam_{ctx.config, ctx.db, ctx.uow, nullptr, {}, {}},
+        purge_interval_(purge_interval(ctx.section)),
+        audit_retention_days_(audit_retention_days(ctx.section)),
+        audit_archive_interval_(audit_archive_interval(ctx.section)) {
     iam_.login_failures = &ctx.metrics.counter("crm_auth_login_failures_total",
                                                "Sign-ins refused for a wrong email or password");
     iam_.login_throttled = &ctx.metrics.counter("crm_auth_login_throttled_total",
@@ -251,9 +278,25 @@ class IamModuleImpl final : public Module, public IamDirectory {
       });
       purge_task_->start();
     }
+    if (audit_retention_days_ > 0) {
+      archive_task_ = std::make_unique<PeriodicTask>(audit_archive_interval_, [this] {
+        try {
+          auto cutoff = now_ms() - static_cast<TimestampMs>(audit_retention_days_) * 86400 * 1000;
+          auto archived = archive_audit_entries(iam_, cutoff);
+          if (archived.count > 0) {
+            log_info("audit entries archived", {{"entries", archived.count}, {"file", archived.file},
+                                                {"retention_days", audit_retention_days_}});
+          }
+        } catch (const std::exception& e) {
+          log_warn("audit archiving failed", {{"error", e.what()}});
+        }
+      });
+      archive_task_->start();
+    }
   }
 
   void stop() override {
+    if (archive_task_) archive_task_->stop();
     if (purge_task_) purge_task_->stop();
   }
 
@@ -437,7 +480,10 @@ class IamModuleImpl final : public Module, public IamDirectory {
   ModuleContext ctx_;
   IamContext iam_;
   std::chrono::milliseconds purge_interval_;
+  int audit_retention_days_;
+  std::chrono::milliseconds audit_archive_interval_;
   std::unique_ptr<PeriodicTask> purge_task_;
+  std::unique_ptr<PeriodicTask> archive_task_;
   std::mutex mail_sink_mutex_;
 };
 

@@ -353,27 +353,16 @@ int purge_tenants_command(IamContext& iam, const std::vector<std::string>& args)
   return 0;
 }
 
-int archive_audit_log(IamContext& iam, const std::vector<std::string>& args) {
-  std::string before;
-  for (std::size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--before") before = args[i + 1];
-  std::optional<TimestampMs> cutoff;
-  if (before.size() == 10) cutoff = parse_rfc3339(before + "T00:00:00Z");
-  if (!cutoff) cutoff = parse_rfc3339(before);
-  if (!cutoff) {
-    std::cerr << "crm: audit archive needs --before YYYY-MM-DD (or an RFC 3339 time)\n";
-    return 2;
-  }
+AuditArchive archive_audit_entries(IamContext& iam, TimestampMs cutoff) {
+  AuditArchive result;
   std::filesystem::path dir = std::filesystem::path(iam.config.data_dir) / "audit-archive";
   std::filesystem::create_directories(dir);
-  std::filesystem::path file = dir / ("audit-before-" + before.substr(0, 10) + "-" + random_hex(4) + ".jsonl.gz");
+  std::string label = format_rfc3339(cutoff).substr(0, 10);
+  std::filesystem::path file = dir / ("audit-before-" + label + "-" + random_hex(4) + ".jsonl.gz");
   gzFile gz = gzopen(file.c_str(), "wb9");
-  if (!gz) {
-    std::cerr << "crm: cannot write " << file << "\n";
-    return 1;
-  }
-  long long count = 0, limit = *cutoff, max_seq = 0;
-  {
+  if (!gz) throw std::runtime_error("cannot write " + file.string());
+  long long limit = cutoff, max_seq = 0;
+  try {
     auto lease = iam.db.acquire();
     long long seq = 0, at = 0;
     std::string id, tenant, actor, action, etype, eid, changes, outcome, ip, ua, rid;
@@ -394,23 +383,49 @@ int archive_audit_log(IamContext& iam, const std::vector<std::string>& args) {
           {"changes", json::parse_relaxed(changes)}, {"outcome", outcome}, {"ip", opt(ip_ind, ip)},
           {"user_agent", opt(ua_ind, ua)}, {"request_id", opt(r_ind, rid)}}) + "\n";
       gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
-      ++count;
+      ++result.count;
       max_seq = std::max(max_seq, seq);
     }
+  } catch (...) {
+    gzclose(gz);
+    std::filesystem::remove(file);
+    throw;
   }
   if (gzclose(gz) != Z_OK) {
-    std::cerr << "crm: writing the archive failed; nothing was removed\n";
-    return 1;
+    std::filesystem::remove(file);
+    throw std::runtime_error("writing the archive failed; nothing was removed");
   }
   // Remove exactly what was written (entries up to the last archived one).
-  if (count > 0) {
+  if (result.count > 0) {
     auto lease = iam.db.acquire();
     *lease << "DELETE FROM iam_audit_log WHERE occurred_at < :c AND seq <= :s", soci::use(limit), soci::use(max_seq);
+    result.file = file.string();
   } else {
     std::filesystem::remove(file);
   }
-  std::cout << "archived " << count << " audit entr" << (count == 1 ? "y" : "ies");
-  if (count > 0) std::cout << " to " << file.string();
+  return result;
+}
+
+int archive_audit_log(IamContext& iam, const std::vector<std::string>& args) {
+  std::string before;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--before") before = args[i + 1];
+  std::optional<TimestampMs> cutoff;
+  if (before.size() == 10) cutoff = parse_rfc3339(before + "T00:00:00Z");
+  if (!cutoff) cutoff = parse_rfc3339(before);
+  if (!cutoff) {
+    std::cerr << "crm: audit archive needs --before YYYY-MM-DD (or an RFC 3339 time)\n";
+    return 2;
+  }
+  AuditArchive result;
+  try {
+    result = archive_audit_entries(iam, *cutoff);
+  } catch (const std::exception& e) {
+    std::cerr << "crm: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "archived " << result.count << " audit entr" << (result.count == 1 ? "y" : "ies");
+  if (result.count > 0) std::cout << " to " << result.file;
   std::cout << "\n";
   return 0;
 }

@@ -2,6 +2,8 @@
 // cursor pagination, tenant isolation, and `crm audit archive`.
 #include <doctest/doctest.h>
 #include <zlib.h>
+#include <map>
+#include <ctime>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -262,5 +264,44 @@ TEST_SUITE("integration/iam_audit") {
       }
       CHECK(files == 1);
     }
+  }
+
+  TEST_CASE("with a retention set the server archives and removes older audit entries by itself") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db, {}, {"--set", "modules.iam.audit_retention_days=30", "--set",
+                                    "modules.iam.audit_archive_interval_ms=200"});
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "retention-co", "owner@retention.example");
+      // The sign-up entries are made 40 days old; the rename after it stays recent.
+      auto forty_days_ago = std::to_string(static_cast<long long>(std::time(nullptr) - 40LL * 86400) * 1000);
+      db.exec("UPDATE iam_audit_log SET occurred_at = " + forty_days_ago + " WHERE action IN"
+              " ('tenant.created', 'user.registered')");
+      auto old_ids = db.column("SELECT id FROM iam_audit_log WHERE occurred_at = " + forty_days_ago + " ORDER BY seq");
+      REQUIRE(old_ids.size() == 2);
+      REQUIRE(call(client, "PUT", "/api/v1/tenant", owner.access, js(bj::object{{"name", "Retention Co 2"}})).status ==
+              200);
+      CHECK(eventually([&] { return db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE occurred_at = " +
+                                              forty_days_ago) == 0; },
+                       std::chrono::seconds(10)));
+      CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'tenant.updated'") == 1);
+      // The removed entries are in an archive file, whole.
+      std::string archived;
+      for (const auto& f : std::filesystem::directory_iterator(db.data_dir() + "/audit-archive")) {
+        archived += gunzip_file(f.path().string());
+      }
+      for (const auto& id : old_ids) CHECK(archived.find("\"id\":\"" + id + "\"") != std::string::npos);
+      CHECK(archived.find("tenant.updated") == std::string::npos);
+    }
+  }
+
+  TEST_CASE("a bad audit retention stops start-up naming the key") {
+    TestDatabase db("sqlite");
+    std::map<std::string, std::string> env{{"CRM_DATABASE_URL", db.url()}, {"CRM_JWT_SECRET", kJwtSecret},
+                                           {"CRM_DATA_DIR", db.data_dir()}};
+    auto [code, out] = run_command(crm_binary_path(), {"serve", "--set", "modules.iam.audit_retention_days=-3"}, env);
+    CHECK(code != 0);
+    CHECK(out.find("modules.iam.audit_retention_days") != std::string::npos);
   }
 }  // TEST_SUITE
