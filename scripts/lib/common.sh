@@ -12,10 +12,6 @@ export CRM_ROOT
 # Compiler cache, shared by every build directory of every checkout on this machine.
 export CCACHE_DIR="${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
-# Paths under the checkout are hashed relative to it, so another clone on the same machine
-# (CI's fresh clone, a second worktree) hits the same cache entries.
-export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$CRM_ROOT}"
-export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 # log MESSAGE...: one line on stderr, prefixed with the calling script's name.
 log() {
