@@ -105,6 +105,26 @@ struct TimelineRow {
   bj::object to_json() const;
 };
 
+/// A tenant-defined custom field of an entity's custom_fields.
+struct FieldDefinition {
+  std::string tenant_id, id, entity, key, label, type;
+  std::vector<std::string> options;  // select and multi_select only
+  bool required = false;
+  std::optional<std::string> description;
+  int position = 0;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  bj::object to_json() const;
+};
+using FieldDefinitions = std::vector<FieldDefinition>;
+
+/// Reads a custom_fields value. With no definitions the fields are free-form (snake_case keys;
+/// strings, numbers, booleans or null). With definitions only defined keys are taken, each
+/// value checked and normalized for its type (null unsets); `check_required` also wants
+/// every required field. Problems are named `<prefix>.<key>`.
+bj::object read_custom_fields(const bj::value& v, const FieldDefinitions* definitions, bool check_required,
+                              const std::string& prefix, std::vector<platform::FieldError>& errors);
+
 /// What a collection query filters and sorts by (already validated).
 struct SortKey {
   std::string field;  // a documented sort field
@@ -164,6 +184,9 @@ std::optional<ContactRow> contact(soci::session& sql, const std::string& tenant_
 std::int64_t count_contacts(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
 void insert_contact(soci::session& sql, const ContactRow& c);
 bool update_contact(soci::session& sql, const ContactRow& c, int expected_version);
+/// Sets the contact's last_contacted_at to `at` unless it already is at or after it.
+void touch_contact_reached(soci::session& sql, const std::string& tenant_id, const std::string& contact_id,
+                           TimestampMs at);
 void delete_contact(soci::session& sql, const std::string& tenant_id, const std::string& id);
 /// Makes `contact_id` the customer's only primary contact.
 void set_primary_contact(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
@@ -194,6 +217,17 @@ bool update_activity(soci::session& sql, const ActivityRow& a, int expected_vers
 
 void insert_timeline(soci::session& sql, const TimelineRow& t);
 
+std::vector<FieldDefinition> field_definitions(soci::session& sql, const std::string& tenant_id,
+                                               const std::string& entity);
+std::optional<FieldDefinition> field_definition(soci::session& sql, const std::string& tenant_id,
+                                                const std::string& id);
+void insert_field_definition(soci::session& sql, const FieldDefinition& d);
+bool update_field_definition(soci::session& sql, const FieldDefinition& d, int expected_version);
+void delete_field_definition(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// Removes a custom field's values from every customer of the tenant that has one (each such
+/// customer's version moves on); the number of customers changed.
+std::int64_t strip_custom_field(soci::session& sql, const std::string& tenant_id, const std::string& key);
+
 bool is_postgres(soci::session& sql);
 /// Rewrites the customer's search document from its row, contacts and notes (removes it when
 /// the customer is gone).
@@ -210,6 +244,8 @@ struct TenantDefaults {
   std::string region = kFallbackRegion;  // default phone region
   std::string currency = "USD";
   std::string plan;  // empty when the tenant is unknown
+  /// The tenant's custom field definitions of customers (empty: free-form custom fields).
+  std::shared_ptr<const FieldDefinitions> custom_fields = std::make_shared<const FieldDefinitions>();
 };
 
 /// How a body applies to a customer: create (defaults for absent fields), replace (PUT:
@@ -287,6 +323,7 @@ void seed_demo_customers(CustomerContext& cc);
 
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
+void register_field_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
 
 }  // namespace crm::customer

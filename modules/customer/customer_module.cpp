@@ -7,6 +7,7 @@
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/log.hpp"
 #include "crm/platform/router.hpp"
+#include "custom_fields.hpp"
 #include "validation.hpp"
 
 #include <soci/soci.h>
@@ -77,6 +78,10 @@ TenantDefaults CustomerContext::defaults(const std::string& tenant_id) const {
   }
   if (domain::currency_exponent(t->currency)) d.currency = t->currency;
   d.plan = t->plan;
+  {
+    auto lease = db.acquire();
+    d.custom_fields = std::make_shared<const FieldDefinitions>(store::field_definitions(*lease, tenant_id, "customer"));
+  }
   std::lock_guard lock(defaults_mutex);
   if (defaults_cache.size() > 10000) defaults_cache.clear();
   defaults_cache[tenant_id] = {d, now + kCacheMs};
@@ -259,6 +264,7 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   void register_routes(Router& router) override {
     register_customer_routes(router, ctx_);
     register_related_routes(router, ctx_);
+    register_field_routes(router, ctx_);
     describe_customer_api(router);
   }
 
@@ -353,6 +359,16 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
             bj::object{{"customer_id", entry.customer_id}, {"entry_id", t.id}, {"kind", t.kind},
                        {"summary", t.summary}});
     return t.id;
+  }
+
+  bj::object check_custom_fields(UnitOfWork& uow, const std::string& entity, const bj::value& custom_fields,
+                                 bool check_required) const override {
+    if (!domain::valid_field_entity(entity)) throw Error::validation("entity", "invalid", "Not an entity with custom fields.");
+    auto definitions = store::field_definitions(uow.sql(), uow.context().tenant_id, entity);
+    std::vector<FieldError> problems;
+    auto out = read_custom_fields(custom_fields, &definitions, check_required, "custom_fields", problems);
+    if (!problems.empty()) throw Error::validation(problems);
+    return out;
   }
 
  private:

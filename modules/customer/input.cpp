@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 #include <set>
 
 namespace crm::customer {
@@ -273,35 +272,6 @@ bj::array read_social(BodyReader& r, const bj::value& v, const TenantDefaults& d
   return out;
 }
 
-bj::object read_custom_fields(BodyReader& r, const bj::value& v) {
-  bj::object out;
-  if (!v.is_object() || v.get_object().size() > 50) {
-    r.error("custom_fields", "type", "Must be an object of at most 50 fields.");
-    return out;
-  }
-  static const std::regex key_re("^[a-z][a-z0-9_]{0,63}$");
-  for (const auto& kv : v.get_object()) {
-    std::string key(kv.key());
-    std::string name = "custom_fields." + key;
-    if (!std::regex_match(key, key_re)) {
-      r.error(name, "invalid", "Custom field keys are snake_case: a-z, 0-9 and _, starting with a letter.");
-      continue;
-    }
-    const auto& value = kv.value();
-    if (value.is_string()) {
-      if (value.get_string().size() > 2000) {
-        r.error(name, "too_long", "Must be at most 2000 characters.");
-        continue;
-      }
-    } else if (!value.is_number() && !value.is_bool() && !value.is_null()) {
-      r.error(name, "type", "Custom field values are strings, numbers, booleans or null.");
-      continue;
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
 bj::object read_preferences(BodyReader& r, const bj::value& v) {
   bj::object out{{"language", nullptr}, {"preferred_channel", nullptr}, {"marketing_opt_in", false}};
   if (!v.is_object()) {
@@ -351,9 +321,12 @@ std::vector<std::string> apply_customer_body(const bj::value& body, Mode mode, c
       return nullptr;
     }
     auto s = r.text(*v, name, max);
-    if (s && s->empty()) s.reset();
-    target = s;
-    return s ? v : nullptr;
+    if (!s || s->empty()) {
+      target.reset();
+      return nullptr;
+    }
+    target.emplace(std::move(*s));
+    return v;
   };
 
   // name: required on create and replace, never null.
@@ -439,8 +412,15 @@ std::vector<std::string> apply_customer_body(const bj::value& body, Mode mode, c
   structured("addresses", [&](const bj::value& v) { return read_addresses(r, v); }, row.addresses, bj::array{});
   structured("social_profiles", [&](const bj::value& v) { return read_social(r, v, defaults); }, row.social_profiles,
              bj::array{});
-  structured("custom_fields", [&](const bj::value& v) { return read_custom_fields(r, v); }, row.custom_fields,
-             bj::object{});
+  // custom_fields: the whole object is replaced when named (null clears it), and on create and
+  // replace the tenant's required custom fields must be in it.
+  if (const bj::value* v = r.field("custom_fields", absent); !absent || mode != Mode::patch) {
+    if (!absent) named.emplace_back("custom_fields");
+    std::vector<FieldError> problems;
+    row.custom_fields = read_custom_fields(v ? *v : bj::value(bj::object{}), defaults.custom_fields.get(), true,
+                                           "custom_fields", problems);
+    for (auto& p : problems) r.error(std::move(p.field), std::move(p.code), std::move(p.message));
+  }
   structured("preferences", [&](const bj::value& v) { return read_preferences(r, v); }, row.preferences,
              read_preferences(r, bj::object{}));
   structured("credit_limit", [&](const bj::value& v) { return read_money(r, v, "credit_limit", defaults, true); },

@@ -290,6 +290,16 @@ NoteRow add_note(UnitOfWork& uow, const CustomerRow& customer, const std::string
   return n;
 }
 
+/// A call, email or meeting with a contact that has happened moves the contact's
+/// last_contacted_at forward (never back: an older activity logged late changes nothing).
+void note_contact_reached(soci::session& sql, const ActivityRow& a) {
+  constexpr TimestampMs kClockSkewMs = 5 * 60 * 1000;
+  if (!a.contact_id || !a.occurred_at || a.status != "completed") return;
+  if (a.type != "call" && a.type != "email" && a.type != "meeting") return;
+  if (*a.occurred_at > now_ms() + kClockSkewMs) return;  // planned, not yet happened
+  store::touch_contact_reached(sql, a.tenant_id, *a.contact_id, *a.occurred_at);
+}
+
 ActivityRow log_activity(UnitOfWork& uow, const CustomerRow& customer, ActivityRow a) {
   require_contact_of(uow.sql(), customer.tenant_id, customer.id, a.contact_id);
   a.tenant_id = customer.tenant_id;
@@ -299,6 +309,7 @@ ActivityRow log_activity(UnitOfWork& uow, const CustomerRow& customer, ActivityR
   a.status = missing_details(a).empty() ? "completed" : "needs_review";
   a.created_at = a.updated_at = now_ms();
   store::insert_activity(uow.sql(), a);
+  note_contact_reached(uow.sql(), a);
   publish(uow, events::kActivityLogged, "activity", a.id,
           bj::object{{"customer_id", customer.id}, {"activity_id", a.id}, {"type", a.type},
                      {"status", a.status}, {"summary", activity_summary(a)}});
@@ -601,6 +612,7 @@ void register_related_routes(Router& router, CustomerContext& cc) {
       if (!store::update_activity(uow.sql(), a, before->version)) {
         throw Error::precondition_failed("The activity changed since you read it.");
       }
+      note_contact_reached(uow.sql(), a);
       publish(uow, events::kActivityUpdated, "activity", a.id,
               bj::object{{"customer_id", customer.id}, {"activity_id", a.id}, {"changes", diff}});
       return *store::activity(uow.sql(), tenant_id, customer.id, a.id);

@@ -241,6 +241,14 @@ bool update_contact(soci::session& sql, const ContactRow& c, int expected_versio
   return st.get_affected_rows() > 0;
 }
 
+void touch_contact_reached(soci::session& sql, const std::string& tenant_id, const std::string& contact_id,
+                           TimestampMs at) {
+  long long t = at;
+  sql << "UPDATE customer_contacts SET last_contacted_at = :a WHERE tenant_id = :t AND id = :i"
+         " AND (last_contacted_at IS NULL OR last_contacted_at < :a2)",
+      soci::use(t), soci::use(tenant_id), soci::use(contact_id), soci::use(t);
+}
+
 void delete_contact(soci::session& sql, const std::string& tenant_id, const std::string& id) {
   sql << "DELETE FROM customer_contacts WHERE tenant_id = :t AND id = :id", soci::use(tenant_id), soci::use(id);
 }

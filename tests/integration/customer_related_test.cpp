@@ -231,6 +231,45 @@ TEST_SUITE("integration/customer_related") {
     }
   }
 
+  TEST_CASE("customer: a call, email or meeting with a contact that has happened moves its last_contacted_at forward") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "cust-reached", "owner@reached.example");
+      auto c = create_customer(client, owner.access, bj::object{{"name", "Reached"}});
+      std::string base = "/api/v1/customers/" + id_of(c);
+      auto siti = obj(call(client, "POST", base + "/contacts", owner.access, js(bj::object{{"first_name", "Siti"}})));
+      auto aminah = obj(call(client, "POST", base + "/contacts", owner.access, js(bj::object{{"first_name", "Aminah"}})));
+      std::string siti_path = base + "/contacts/" + id_of(siti);
+      CHECK(get_ok(client, owner.access, siti_path).at("last_contacted_at").is_null());
+      auto log = [&](const bj::object& body) {
+        auto r = call(client, "POST", base + "/activities", owner.access, js(body));
+        REQUIRE_MESSAGE(r.status == 201, r.body);
+        return obj(r);
+      };
+      log({{"type", "email"}, {"subject", "Catalogue"}, {"occurred_at", "2026-11-20T02:00:00Z"}, {"contact_id", id_of(siti)}});
+      CHECK(str(get_ok(client, owner.access, siti_path).at("last_contacted_at")) == "2026-11-20T02:00:00.000Z");
+      // An older call logged late, a note, a planned meeting and an incomplete call change nothing.
+      log({{"type", "call"}, {"subject", "Old call"}, {"occurred_at", "2026-10-01T02:00:00Z"}, {"duration_minutes", 5},
+           {"outcome", "ok"}, {"contact_id", id_of(siti)}});
+      log({{"type", "note"}, {"subject", "Remark"}, {"occurred_at", "2026-11-25T02:00:00Z"}, {"contact_id", id_of(siti)}});
+      log({{"type", "meeting"}, {"subject", "Planned"}, {"occurred_at", "2099-01-01T02:00:00Z"}, {"duration_minutes", 30},
+           {"outcome", "tbd"}, {"contact_id", id_of(siti)}});
+      auto pending = log({{"type", "call"}, {"subject", "Quick call"}, {"occurred_at", "2026-11-26T02:00:00Z"},
+                          {"contact_id", id_of(siti)}});
+      CHECK(str(get_ok(client, owner.access, siti_path).at("last_contacted_at")) == "2026-11-20T02:00:00.000Z");
+      // Completing the call counts it.
+      auto done = call(client, "PATCH", base + "/activities/" + id_of(pending), owner.access,
+                       js(bj::object{{"duration_minutes", 10}, {"outcome", "Ordered"}}));
+      REQUIRE_MESSAGE(done.status == 200, done.body);
+      CHECK(str(get_ok(client, owner.access, siti_path).at("last_contacted_at")) == "2026-11-26T02:00:00.000Z");
+      // Only the contact the activity names.
+      CHECK(get_ok(client, owner.access, base + "/contacts/" + id_of(aminah)).at("last_contacted_at").is_null());
+    }
+  }
+
   TEST_CASE("customer: the timeline shows creation, status and owner changes, notes, contacts and activities") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);

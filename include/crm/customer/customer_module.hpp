@@ -5,6 +5,7 @@
 #include "crm/platform/module.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <optional>
 #include <string>
@@ -69,6 +70,13 @@ class CustomerDirectory {
   /// Adds an entry to the timeline of a customer of the unit of work's tenant; 404 Error when
   /// the customer does not exist there, 422 when kind or summary is empty.
   virtual std::string add_timeline_entry(platform::UnitOfWork& uow, const TimelineEntry& entry) = 0;
+  /// Checks a record's `custom_fields` against the unit of work's tenant's definitions for
+  /// `entity` (lead, opportunity, deal): the normalized object to store. Free-form when the
+  /// entity has no definitions. Throws a 422 platform::Error naming `custom_fields.<key>`
+  /// (unknown key, wrong type, missing required field when `check_required`).
+  virtual boost::json::object check_custom_fields(platform::UnitOfWork& uow, const std::string& entity,
+                                                  const boost::json::value& custom_fields,
+                                                  bool check_required) const = 0;
 };
 
 /// The customer module factory for the composition root.

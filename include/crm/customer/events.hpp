@@ -1,6 +1,6 @@
 #pragma once
 /// The events the customer module publishes: the contract other modules may depend on.
-/// Every payload carries `customer_id`; updates carry `changes` ({field: {old, new}}), which
+/// Every customer payload carries `customer_id`; updates carry `changes` ({field: {old, new}}), which
 /// is also what the audit log records.
 
 namespace crm::customer::events {
@@ -22,6 +22,11 @@ inline constexpr const char* kNoteRemoved = "note.removed";
 inline constexpr const char* kActivityLogged = "activity.logged";
 inline constexpr const char* kActivityUpdated = "activity.updated";
 inline constexpr const char* kTimelineEntryAdded = "timeline.entry_added";
+/// Tenant-defined custom fields (payload `custom_field_id`, `entity`, `key`): the other
+/// entities' modules drop a deleted field's values from their records.
+inline constexpr const char* kCustomFieldCreated = "custom_field.created";
+inline constexpr const char* kCustomFieldUpdated = "custom_field.updated";
+inline constexpr const char* kCustomFieldDeleted = "custom_field.deleted";
 
 /// Schema version of every customer event payload.
 inline constexpr int kVersion = 1;
@@ -30,6 +35,7 @@ inline constexpr int kVersion = 1;
 inline constexpr const char* kAll[] = {
     kCustomerCreated, kCustomerUpdated, kCustomerStatusChanged, kCustomerOwnerChanged, kCustomerDeleted,
     kCustomerRestored, kCustomerPurged, kCustomerMerged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
-    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded};
+    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded, kCustomFieldCreated, kCustomFieldUpdated,
+    kCustomFieldDeleted};
 
 }  // namespace crm::customer::events

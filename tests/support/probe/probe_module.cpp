@@ -186,7 +186,15 @@ class ProbeModule final : public Module {
       auto id = ctx_.uow.run(req.context(), [&](UnitOfWork& uow) { return customers->add_timeline_entry(uow, entry); });
       return json_response(201, bj::object{{"id", id}});
     }
-    throw Error::bad_request("op must be find, create or timeline");
+    if (op == "custom_fields") {
+      const auto* fields = o.if_contains("custom_fields");
+      auto checked = ctx_.uow.run(req.context(), [&](UnitOfWork& uow) {
+        return customers->check_custom_fields(uow, text("entity"), fields ? *fields : bj::value(bj::object{}),
+                                              o.contains("check_required") && o.at("check_required").as_bool());
+      });
+      return json_response(200, bj::object{{"custom_fields", checked}});
+    }
+    throw Error::bad_request("op must be find, create, timeline or custom_fields");
   }
 
   std::vector<StagedMiddleware> middleware() override {
