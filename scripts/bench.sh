@@ -6,6 +6,9 @@
 #   - resident memory of the idle server
 #   - milliseconds from process start until /healthz answers, restarting on an existing
 #     data directory (median of 5)
+#   - sign-ins and GET /auth/me
+#   - customers, 100,000 of them, on SQLite and PostgreSQL: create, get by id, q= search and a
+#     filtered sorted list (BENCH_CUSTOMERS sets the count, BENCH_SKIP_CUSTOMERS=1 skips)
 # The load runs against crm_probe_server, the crm server plus a small test-only module.
 # wrk runs on the same machine and cores as the server, so the figures are a lower bound.
 #
@@ -220,6 +223,131 @@ if grep -q 'Non-2xx' "$work/wrk-logins.txt"; then
 fi
 stop_server
 
+# 5. Customers: 100,000 of them in the demo tenant, on SQLite and on PostgreSQL, both with
+# durable commits (SQLite synchronous=FULL; PostgreSQL fsync and synchronous_commit on).
+#   - POST /api/v1/customers (distinct plausible customers; each answer after its commit)
+#   - more customers loaded the same way until there are BENCH_CUSTOMERS
+#   - GET /api/v1/customers/{id} over 5,000 random ids
+#   - GET /api/v1/customers?q= with name, email and phone prefixes
+#   - GET /api/v1/customers filtered by status/tier/tag/country/owner and sorted
+customers_target="${BENCH_CUSTOMERS:-100000}"
+api() { # api METHOD PATH [BODY]: the body of an authenticated API call
+  curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' ${3:+-d "$3"} \
+    "http://127.0.0.1:$port$2"
+}
+demo_token() {
+  curl -s -X POST -H 'Content-Type: application/json' -d "$login_body" \
+    "http://127.0.0.1:$port/api/v1/auth/login" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+customer_total() {
+  api GET '/api/v1/customers?limit=1&include_total=true' | python3 -c 'import json, sys; print(json.load(sys.stdin)["page"]["total"])'
+}
+# run_lua NAME SCRIPT PATH [ENV...]: wrk with a Lua script; sets rps, p95_ms, p99_ms.
+run_lua() {
+  local name="$1" script="$2" path="$3" out="$work/wrk-$1.txt" bad
+  shift 3
+  log "wrk: $name for ${seconds}s"
+  env BENCH_TOKEN="$token" "$@" wrk -t2 -c64 -d"${seconds}s" --latency -s "$script" "http://127.0.0.1:$port$path" \
+    >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed"; }
+  sed 's/^/    /' "$out" >&2
+  rps="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+  p95_ms="$(awk '$1 == "p95_us" { printf "%.2f", $2 / 1000 }' "$out")"
+  p99_ms="$(awk '$1 == "p99_us" { printf "%.2f", $2 / 1000 }' "$out")"
+  bad="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")"
+  if [ -n "$bad" ]; then
+    log "warning: $bad answers to $name were not 2xx: its figures do not count"
+    rps="invalid" p95_ms="invalid" p99_ms="invalid"
+  fi
+}
+# bench_customers BACKEND: runs the customer figures against the server on $port; sets
+# cust_<figure>_<backend>.
+bench_customers() {
+  local b="$1" have missing seed=$((RANDOM + 1))
+  token="$(demo_token)"
+  run_lua "create-$b" scripts/bench/create_customers.lua / BENCH_SEED="$seed"
+  eval "cust_post_rps_$b=\$rps cust_post_p99_$b=\$p99_ms"
+  # wrk runs for its whole duration even when every thread has met its quota, so each round
+  # lasts about as long as the measured rate needs for what is missing.
+  local rate="${rps/invalid/100}" round=0 duration
+  while have="$(customer_total)"; missing=$((customers_target - have)); [ "$missing" -gt 0 ]; do
+    round=$((round + 1))
+    [ "$round" -le 20 ] || die "could not load $customers_target customers ($have after 20 rounds)"
+    duration=$((missing / (rate > 50 ? rate : 50) + 2))
+    log "loading $missing more customers ($have now; ${duration}s)"
+    BENCH_TOKEN="$token" BENCH_SEED=$((seed + round)) BENCH_QUOTA=$(((missing + 1) / 2)) \
+      wrk -t2 -c64 -d"${duration}s" -s scripts/bench/create_customers.lua "http://127.0.0.1:$port/" \
+      >"$work/load-$b.txt" 2>&1
+  done
+  eval "cust_count_$b=\$have"
+  log "$have customers in the demo tenant"
+  # 5,000 ids from the walk of the newest 25 pages; search and list paths.
+  python3 - "$port" "$token" "$work" <<'PY'
+import json, random, sys, urllib.request
+port, token, work = sys.argv[1], sys.argv[2], sys.argv[3]
+def get(path):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+ids, customers, cursor = [], [], None
+for _ in range(25):
+    page = get("/api/v1/customers?limit=200" + (f"&cursor={cursor}" if cursor else ""))
+    customers += page["data"]
+    cursor = page["page"]["next_cursor"]
+    if not cursor:
+        break
+random.seed(11)
+with open(f"{work}/paths-get.txt", "w") as f:
+    for c in customers:
+        f.write(f"/api/v1/customers/{c['id']}\n")
+words = set()
+for c in customers:
+    for w in c["name"].split():
+        if w.isalpha() and len(w) > 3:
+            words.add(w.lower())
+words = sorted(words)
+with open(f"{work}/paths-search.txt", "w") as f:
+    for c in random.sample(customers, 200):
+        name = c["name"].split()
+        f.write(f"/api/v1/customers?q={name[0][:4]}+{name[1][:3]}\n")       # two name prefixes
+        f.write(f"/api/v1/customers?q={c['email'].split('@')[0][:9]}\n")     # an email prefix
+        f.write(f"/api/v1/customers?q=0{c['phone'][3:9]}\n")                  # a national phone prefix
+    for w in words:
+        f.write(f"/api/v1/customers?q={w[:5]}&status=active\n")              # one word, filtered
+owners = sorted({c["owner_id"] for c in customers})
+lists = ["status=active&tier=gold&sort=name", "tag=export&sort=-created_at", "status=lead,prospect&country=MY&sort=-updated_at",
+         "tier=platinum&status=active&sort=-credit_limit", "tag=wholesale&tier=silver&sort=name",
+         "status=inactive&sort=code", "created_after=2020-01-01T00:00:00Z&tier=bronze&sort=-created_at"]
+lists += [f"owner_id={o}&status=active&sort=name" for o in owners]
+with open(f"{work}/paths-list.txt", "w") as f:
+    for l in lists:
+        f.write(f"/api/v1/customers?{l}&limit=25\n")
+PY
+  run_lua "get-$b" scripts/bench/paths.lua / BENCH_PATHS="$work/paths-get.txt"
+  eval "cust_get_rps_$b=\$rps cust_get_p99_$b=\$p99_ms"
+  run_lua "search-$b" scripts/bench/paths.lua / BENCH_PATHS="$work/paths-search.txt"
+  eval "cust_search_p95_$b=\$p95_ms cust_search_rps_$b=\$rps"
+  run_lua "list-$b" scripts/bench/paths.lua / BENCH_PATHS="$work/paths-list.txt"
+  eval "cust_list_p95_$b=\$p95_ms cust_list_rps_$b=\$rps"
+}
+
+if [ "${BENCH_SKIP_CUSTOMERS:-0}" != 1 ]; then
+  CRM_DATABASE_SQLITE_SYNCHRONOUS=full start_server "$build_dir/crm" "$work/customers-sqlite" \
+    "$work/customers-sqlite.log" warn
+  wait_ready 120
+  bench_customers sqlite
+  stop_server
+  # shellcheck source-path=SCRIPTDIR source=lib/pg.sh
+  . "$CRM_ROOT/scripts/lib/pg.sh"
+  CRM_PG_DURABLE=1 pg_start
+  pg_as_owner psql -q -h 127.0.0.1 -p "$CRM_PG_PORT_IN_USE" -U postgres -c "CREATE DATABASE crm_bench" postgres
+  CRM_DATABASE_URL="postgresql://postgres@127.0.0.1:$CRM_PG_PORT_IN_USE/crm_bench" start_server "$build_dir/crm" \
+    "$work/customers-pg" "$work/customers-pg.log" warn
+  wait_ready 120
+  bench_customers postgres
+  stop_server
+  pg_stop
+fi
+
 # 4. Argon2id at the parameters sign-in uses (one thread, nothing else running).
 argon_hash_ms="n/a" argon_verify_ms="n/a" argon_params=""
 if [ -x "$build_dir/crm_password_bench" ]; then
@@ -230,7 +358,7 @@ if [ -x "$build_dir/crm_password_bench" ]; then
   argon_params="$(awk '$1 == "parameters" { print $2 }' "$work/argon.txt")"
 fi
 
-# 5. The figures beside their targets.
+# 6. The figures beside their targets.
 verdict() { # verdict VALUE OP TARGET
   if [ "$1" = invalid ] || [ -z "$1" ]; then
     echo "n/a"
@@ -268,3 +396,17 @@ row "GET /healthz p99 during sign-ins" "$healthz_login_p99" "ms" "<" 10
 row "Argon2id hash (median of 20)" "$argon_hash_ms" "ms"
 row "Argon2id verify (median of 20)" "$argon_verify_ms" "ms"
 [ -z "$argon_params" ] || echo "Argon2id parameters: $argon_params"
+if [ "${BENCH_SKIP_CUSTOMERS:-0}" != 1 ]; then
+  for b in sqlite postgres; do
+    eval "n=\$cust_count_$b"
+    echo "customers on $b ($n in the tenant, durable commits):"
+    eval "row '  POST /customers throughput' \"\$cust_post_rps_$b\" req/s '>=' 3000"
+    eval "row '  POST /customers p99' \"\$cust_post_p99_$b\" ms"
+    eval "row '  GET /customers/{id} throughput' \"\$cust_get_rps_$b\" req/s '>=' 15000"
+    eval "row '  GET /customers/{id} p99' \"\$cust_get_p99_$b\" ms '<' 5"
+    eval "row '  q= search p95' \"\$cust_search_p95_$b\" ms '<' 15"
+    eval "row '  q= search throughput' \"\$cust_search_rps_$b\" req/s"
+    eval "row '  filtered sorted list p95' \"\$cust_list_p95_$b\" ms '<' 10"
+    eval "row '  filtered sorted list throughput' \"\$cust_list_rps_$b\" req/s"
+  done
+fi

@@ -233,6 +233,12 @@ bool is_postgres(soci::session& sql);
 /// the customer is gone).
 void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+/// True when there are customers but no search documents (a database from before the
+/// documents were keyed): the module rebuilds them at start.
+bool search_index_empty(soci::session& sql);
+/// (tenant_id, id) of customers after the given pair, in that order: for walking all of them.
+std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::session& sql, const std::string& tenant_id,
+                                                                     const std::string& id, int limit);
 /// The backend's prefix query for the terms (FTS5 MATCH text or a to_tsquery text).
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms);
 std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
@@ -279,6 +285,11 @@ struct CustomerContext {
   void forget_defaults(const std::string& tenant_id) const;
   /// 422 on `owner_id` unless the user is an active member of the tenant.
   void require_member(const std::string& tenant_id, const std::string& user_id, const char* field) const;
+  /// The same for a request: the authenticated caller's own membership was checked by
+  /// authentication for this request, so IAM is asked only about other users.
+  void require_member(const platform::RequestContext& ctx, const std::string& user_id, const char* field) const;
+  /// Who owns what a request creates by default: the signed-in user (also behind an API key).
+  static std::string default_owner(const platform::RequestContext& ctx);
 
   /// Creates a customer in the unit of work: plan limit, code, slug, duplicate and external
   /// id checks, insert, customer.created. `allow_duplicate` skips the email/phone check.

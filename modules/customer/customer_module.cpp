@@ -99,6 +99,16 @@ void CustomerContext::require_member(const std::string& tenant_id, const std::st
   }
 }
 
+void CustomerContext::require_member(const RequestContext& ctx, const std::string& user_id, const char* field) const {
+  const auto& p = ctx.principal;
+  if (p.authenticated && !p.user_id.empty() && p.user_id == user_id && p.tenant_id == ctx.tenant_id) return;
+  require_member(ctx.tenant_id, user_id, field);
+}
+
+std::string CustomerContext::default_owner(const RequestContext& ctx) {
+  return ctx.principal.user_id.empty() ? ctx.actor_id : ctx.principal.user_id;
+}
+
 namespace {
 
 std::string format_code(std::int64_t n) {
@@ -123,9 +133,13 @@ CustomerRow CustomerContext::create(UnitOfWork& uow, CustomerRow row, const Tena
   const std::string& tenant_id = uow.context().tenant_id;
   // First: the sequence row lock serializes creation within the tenant, so the duplicate,
   // external id and slug checks below cannot race another create.
-  row.code = format_code(store::next_sequence(sql, tenant_id, kCodeSequence));
-  if (auto limit = plan_limits.find(defaults.plan); limit != plan_limits.end() && limit->second > 0 &&
-                                                   store::count_live_customers(sql, tenant_id) >= limit->second) {
+  auto number = store::next_sequence(sql, tenant_id, kCodeSequence);
+  row.code = format_code(number);
+  // The tenant has at most number - 1 customers besides this one (numbers are never reused),
+  // so counting is needed only once it has created as many as its plan allows.
+  if (auto limit = plan_limits.find(defaults.plan);
+      limit != plan_limits.end() && limit->second > 0 && number - 1 >= limit->second &&
+      store::count_live_customers(sql, tenant_id) >= limit->second) {
     throw Error::conflict("plan_limit_reached",
                           "The " + defaults.plan + " plan allows " + std::to_string(limit->second) + " customers.");
   }
@@ -298,6 +312,7 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
 
   void start() override {
     module_.services.provide<CustomerDirectory>(std::shared_ptr<CustomerDirectory>(this, [](CustomerDirectory*) {}));
+    rebuild_search_index_if_empty();
     // IAM starts first and seeds the demo tenant and its users.
     if (module_.config.demo) seed_demo_customers(ctx_);
   }
@@ -321,13 +336,13 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     bj::array tags;
     for (const auto& t : input.tags) tags.emplace_back(t);
     body["tags"] = std::move(tags);
-    std::string owner = input.owner_id.empty() ? uow.context().actor_id : input.owner_id;
+    std::string owner = input.owner_id.empty() ? CustomerContext::default_owner(uow.context()) : input.owner_id;
     CustomerRow row;
     // Both ask IAM on a connection of their own while the caller's transaction is open
     // (IamDirectory takes no session); the defaults are usually cached.
     auto defaults = ctx_.defaults(tenant_id);
     apply_customer_body(body, Mode::create, defaults, row);
-    ctx_.require_member(tenant_id, owner, "owner_id");
+    ctx_.require_member(uow.context(), owner, "owner_id");
     row.owner_id = owner;
     bj::object extra;
     if (!input.source_lead_id.empty()) extra["source_lead_id"] = input.source_lead_id;
@@ -372,6 +387,28 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   }
 
  private:
+  /// A database whose customers have no search documents (it predates their keys) gets them
+  /// rebuilt, a few hundred customers per transaction.
+  void rebuild_search_index_if_empty() {
+    {
+      auto lease = module_.db.acquire();
+      if (!store::search_index_empty(*lease)) return;
+    }
+    std::pair<std::string, std::string> last;
+    std::size_t total = 0;
+    while (true) {
+      auto batch = ctx_.uow.run(RequestContext{}, [&](UnitOfWork& uow) {
+        auto keys = store::customer_keys_after(uow.sql(), last.first, last.second, 500);
+        for (const auto& [tenant_id, id] : keys) store::reindex_customer(uow.sql(), tenant_id, id);
+        return keys;
+      });
+      if (batch.empty()) break;
+      total += batch.size();
+      last = batch.back();
+    }
+    log_info("customer search index rebuilt", {{"customers", static_cast<std::int64_t>(total)}});
+  }
+
   ModuleContext module_;
   CustomerContext ctx_;
 };

@@ -323,10 +323,10 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     bool allow_duplicate = flag(req, "allow_duplicate");
     auto body = req.json();
     CustomerRow row;
-    row.owner_id = req.context().actor_id;
+    row.owner_id = CustomerContext::default_owner(req.context());
     auto defaults = cc.defaults(tenant_id);
     apply_customer_body(body, Mode::create, defaults, row);
-    cc.require_member(tenant_id, row.owner_id, "owner_id");
+    cc.require_member(req.context(), row.owner_id, "owner_id");
     auto created =
         cc.uow.run(req.context(), [&](UnitOfWork& uow) { return cc.create(uow, row, defaults, allow_duplicate); });
     return with_etag(created_response(created.to_json(), "/api/v1/customers/" + created.id), created.version);
@@ -404,7 +404,7 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
       CustomerRow probe;
       auto named = apply_customer_body(body, mode, defaults, probe);
       bool owner_named = std::find(named.begin(), named.end(), "owner_id") != named.end();
-      if (owner_named) cc.require_member(tenant_id, probe.owner_id, "owner_id");
+      if (owner_named) cc.require_member(req.context(), probe.owner_id, "owner_id");
       auto after = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
         auto before = load_customer(uow.sql(), tenant_id, id);
         require_permission(req.context(), "customers:update", before.owner_id);

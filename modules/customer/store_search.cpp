@@ -14,6 +14,22 @@ constexpr std::size_t kMaxNotesText = 100000;
 
 bool postgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
 
+/// SQLite: the integer key of a customer's search document (0 when it has none and
+/// `create` is false).
+long long search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool create) {
+  long long doc = 0;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
+      soci::use(customer_id), soci::into(doc, ind);
+  if (sql.got_data() && ind == soci::i_ok) return doc;
+  if (!create) return 0;
+  sql << "INSERT INTO customer_search_keys (tenant_id, customer_id) VALUES (:t, :c)", soci::use(tenant_id),
+      soci::use(customer_id);
+  sql << "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
+      soci::use(customer_id), soci::into(doc);
+  return doc;
+}
+
 }  // namespace
 
 bool is_postgres(soci::session& sql) { return postgres(sql); }
@@ -51,16 +67,46 @@ void reindex_customer(soci::session& sql, const std::string& tenant_id, const st
         soci::use(notes_text);
     return;
   }
-  remove_from_search(sql, tenant_id, customer_id);
-  sql << "INSERT INTO customer_search (tenant_id, customer_id, name, legal_name, email, phone, tags, contacts, notes)"
-         " VALUES (:t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
-      soci::use(tenant_id), soci::use(customer_id), soci::use(name), soci::use(legal), soci::use(email),
-      soci::use(phone), soci::use(tags), soci::use(people), soci::use(notes_text);
+  long long doc = search_key(sql, tenant_id, customer_id, true);
+  sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(doc);
+  sql << "INSERT INTO customer_search (rowid, tenant_id, customer_id, name, legal_name, email, phone, tags, contacts,"
+         " notes) VALUES (:d, :t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
+      soci::use(doc), soci::use(tenant_id), soci::use(customer_id), soci::use(name), soci::use(legal),
+      soci::use(email), soci::use(phone), soci::use(tags), soci::use(people), soci::use(notes_text);
 }
 
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
-  sql << "DELETE FROM customer_search WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
-      soci::use(customer_id);
+  if (postgres(sql)) {
+    sql << "DELETE FROM customer_search WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
+        soci::use(customer_id);
+    return;
+  }
+  long long doc = search_key(sql, tenant_id, customer_id, false);
+  if (doc == 0) return;
+  sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(doc);
+  sql << "DELETE FROM customer_search_keys WHERE doc = :d", soci::use(doc);
+}
+
+bool search_index_empty(soci::session& sql) {
+  long long customers = 0, documents = 0;
+  sql << "SELECT COUNT(*) FROM (SELECT 1 FROM customer_customers LIMIT 1) x", soci::into(customers);
+  sql << (postgres(sql) ? "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search LIMIT 1) x"
+                        : "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search_keys LIMIT 1) x"),
+      soci::into(documents);
+  return customers > 0 && documents == 0;
+}
+
+std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::session& sql, const std::string& tenant_id,
+                                                                     const std::string& id, int limit) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string t, c;
+  soci::statement st = (sql.prepare << "SELECT tenant_id, id FROM customer_customers WHERE tenant_id > :t"
+                                       " OR (tenant_id = :t2 AND id > :i) ORDER BY tenant_id, id LIMIT :l",
+                        soci::use(tenant_id), soci::use(tenant_id), soci::use(id), soci::use(limit), soci::into(t),
+                        soci::into(c));
+  st.execute();
+  while (st.fetch()) out.emplace_back(t, c);
+  return out;
 }
 
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms) {

@@ -12,6 +12,7 @@
 # Environment: CRM_PG_BINDIR (default /usr/lib/postgresql/15/bin),
 #              CRM_PG_PORT (first port tried, default 55432).
 # Fsync and synchronous commit are off: fast, and fine for data that is thrown away.
+# CRM_PG_DURABLE=1 keeps PostgreSQL's durable defaults (benchmarks of acknowledged writes).
 
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -57,11 +58,12 @@ pg_start() {
 
   # The port is free when checked but another process may take it before the server binds:
   # then try the next one.
-  local port="${CRM_PG_PORT:-55432}" attempt
+  local port="${CRM_PG_PORT:-55432}" attempt durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${CRM_PG_DURABLE:-0}" = 1 ] && durability="-c shared_buffers=512MB"
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     port="$(free_port "$port")"
     if pg_as_owner "$bindir/pg_ctl" -D "$data" -l "$logfile" -w -t 60 \
-      -o "-h 127.0.0.1 -p $port -k $sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      -o "-h 127.0.0.1 -p $port -k $sock $durability -c max_connections=200" \
       start >/dev/null; then
       export CRM_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$port/postgres"
       CRM_PG_PORT_IN_USE="$port"
