@@ -343,19 +343,21 @@ std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_
 
 std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
                                                                   const std::string& email_key,
-                                                                  const std::string& phone) {
+                                                                  const std::string& phone,
+                                                                  const std::string& except_id) {
   std::string id;
   soci::indicator ind = soci::i_null;
+  // Ids are never empty, so an empty except_id excludes nothing.
   if (!email_key.empty()) {
     sql << "SELECT id FROM customer_customers WHERE tenant_id = :t AND email_key = :e AND deleted_at IS NULL"
-           " ORDER BY created_at, id LIMIT 1",
-        soci::use(tenant_id), soci::use(email_key), soci::into(id, ind);
+           " AND id <> :x ORDER BY created_at, id LIMIT 1",
+        soci::use(tenant_id), soci::use(email_key), soci::use(except_id), soci::into(id, ind);
     if (sql.got_data() && ind == soci::i_ok) return std::make_pair(id, std::string("email"));
   }
   if (!phone.empty()) {
     sql << "SELECT id FROM customer_customers WHERE tenant_id = :t AND phone = :p AND deleted_at IS NULL"
-           " ORDER BY created_at, id LIMIT 1",
-        soci::use(tenant_id), soci::use(phone), soci::into(id, ind);
+           " AND id <> :x ORDER BY created_at, id LIMIT 1",
+        soci::use(tenant_id), soci::use(phone), soci::use(except_id), soci::into(id, ind);
     if (sql.got_data() && ind == soci::i_ok) return std::make_pair(id, std::string("phone"));
   }
   return std::nullopt;
