@@ -313,6 +313,9 @@ void seed_demo_customers(CustomerContext& cc);
 
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
+void register_batch_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
+/// After describe_customer_api, whose schemas it refers to.
+void describe_batch_api(platform::Router& router);
 
 }  // namespace crm::customer
