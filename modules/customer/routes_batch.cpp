@@ -2,9 +2,9 @@
 // each answered with what the single endpoint would have answered for it.
 //
 // Every input runs in its own savepoint of one transaction, so a failed input takes back
-// exactly its own rows, events and audit entries while the others stay. With all_or_none the
-// transaction is rolled back as soon as any input failed, after every input was tried, so the
-// answer still names each failure.
+// exactly its own rows, events and audit entries while the others stay. With all_or_none every
+// input is still tried, so the answer names each failure, and then the whole transaction is
+// rolled back when any failed.
 #include "customer_internal.hpp"
 
 #include "crm/platform/authorization.hpp"
@@ -13,6 +13,7 @@
 
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <climits>
 #include <set>
 
@@ -325,7 +326,6 @@ HttpResponse handle_batch(CustomerContext& cc, Request& req, Operation op) {
   auto any_failed = [&results] {
     return std::any_of(results.begin(), results.end(), [](const Result& r) { return r.problem.has_value(); });
   };
-  bool committed = true;
   bool any_ready = std::any_of(inputs.begin(), inputs.end(), [](const auto& in) { return in.has_value(); });
   if (any_ready) {
     try {
@@ -346,10 +346,10 @@ HttpResponse handle_batch(CustomerContext& cc, Request& req, Operation op) {
         if (batch.all_or_none && any_failed()) throw NothingCommitted{};
       });
     } catch (const NothingCommitted&) {
-      committed = false;
+      // Rolled back; the answer below says so.
     }
   }
-  if (batch.all_or_none && any_failed()) committed = false;
+  bool committed = !(batch.all_or_none && any_failed());
   return answer(results, committed, ctx.request_id);
 }
 
@@ -447,10 +447,16 @@ void describe_batch_api(Router& router) {
                                boolean());
   auto ok = response("A result per input, in order (with all_or_none: every input succeeded and was committed)",
                      ref("CustomerBatchResponse"));
-  auto describe = [&](const char* name, const char* schema, const char* description, bool duplicates) {
+  bj::object other_errors{
+      {"description", "The request as a whole: 400 malformed JSON or query, 401, 403 when the caller may not do "
+                      "the operation to any customer (then no input is tried)"},
+      {"content", bj::object{{"application/problem+json", bj::object{{"schema", ref("Problem")}}}}}};
+  auto describe = [&](const char* name, const char* schema, std::string description, bool duplicates) {
+    description += " A failed input's problem is the one the single request would answer, its errors[] naming "
+                   "the input's own fields (email, not inputs[2].email).";
     bj::object op{{"description", description},
                   {"requestBody", body(ref(schema))},
-                  {"responses", {{"200", ok}, {"422", failed_response}}}};
+                  {"responses", {{"200", ok}, {"422", failed_response}, {"4XX", other_errors}}}};
     if (duplicates) op["parameters"] = bj::array{allow_duplicate};
     router.describe(HttpVerb::post, std::string("/api/v1/customers/batch/") + name, op);
   };
@@ -461,11 +467,14 @@ void describe_batch_api(Router& router) {
   describe("update", "CustomerBatchUpdate",
            "Each input {id, version?, properties} is answered as PATCH /customers/{id} with properties as its body "
            "and version as If-Match would be (200; 404 for an unknown or another tenant's id; 403 for a customer "
-           "the caller may not change; 412 when version moved on; 409 duplicate).",
+           "the caller may not change; 412 when version moved on; 409 duplicate). Problems of the properties name "
+           "customer fields as PATCH does; problems of the input itself name id, version or properties.",
            true);
   describe("upsert", "CustomerBatchUpsert",
-           "Each input is a customer body with the match_on field. Matching happens in input order, so a second "
-           "input with the same key patches what the first created.",
+           "Each input is a customer body with the match_on field (422 naming it when absent). A match is answered "
+           "as PATCH /customers/{id} would be (200, needs customers:update on it), no match as POST /customers "
+           "(201, needs customers:create). Matching happens in input order, so a second input with the same key "
+           "patches what the first created.",
            true);
   describe("delete", "CustomerBatchDelete",
            "Each input {id, version?} is answered as DELETE /customers/{id} (soft) with version as If-Match would "
