@@ -152,10 +152,12 @@ std::int64_t next_sequence(soci::session& sql, const std::string& tenant_id, con
 void lock_customers(soci::session& sql, const std::string& tenant_id);
 bool slug_taken(soci::session& sql, const std::string& tenant_id, const std::string& slug);
 std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_id);
-/// An existing (not deleted) customer with the email key or the phone: (id, field).
+/// The oldest existing (not deleted) customer other than `except_id` with the email key or
+/// the phone (an empty one is not looked for): (id, field).
 std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
                                                                   const std::string& email_key,
-                                                                  const std::string& phone);
+                                                                  const std::string& phone,
+                                                                  const std::string& except_id = {});
 std::optional<std::string> customer_with_external_id(soci::session& sql, const std::string& tenant_id,
                                                      const std::string& external_id);
 void insert_customer(soci::session& sql, const CustomerRow& c);
@@ -295,6 +297,18 @@ struct CustomerContext {
   /// id checks, insert, customer.created. `allow_duplicate` skips the email/phone check.
   CustomerRow create(UnitOfWork& uow, CustomerRow row, const TenantDefaults& defaults, bool allow_duplicate,
                      const bj::object& extra_payload = {});
+  /// Applies a PUT (replace) or PATCH (patch) body to a live customer in the unit of work, as
+  /// the unit's principal: 404, customers:update on the stored owner (403), the expected
+  /// version (412), the status transition, and, under the tenant's customer lock, a taken
+  /// external_id and (unless `allow_duplicate`) an email or phone another customer has (409
+  /// with existing_id); then the write and its events. An unchanged customer is not written.
+  /// The body is validated (and a named owner's membership checked) by the caller first.
+  CustomerRow update(UnitOfWork& uow, const std::string& id, const bj::value& body, Mode mode,
+                     const TenantDefaults& defaults, bool allow_duplicate,
+                     const std::optional<std::string>& expected_version);
+  /// Soft-deletes a live customer in the unit of work: 404, customers:delete on the stored
+  /// owner (403), the expected version (412), the write and customer.deleted.
+  void soft_delete(UnitOfWork& uow, const std::string& id, const std::optional<std::string>& expected_version);
 
   mutable std::mutex defaults_mutex;
   mutable std::map<std::string, std::pair<TenantDefaults, TimestampMs>> defaults_cache;
@@ -304,8 +318,20 @@ struct CustomerContext {
 void publish(UnitOfWork& uow, const char* type, const std::string& aggregate_type, const std::string& aggregate_id,
              bj::object payload);
 
+/// Writes a changed customer when its stored version is still `expected_version` (412 otherwise).
+void save_customer(UnitOfWork& uow, const CustomerRow& row, int expected_version);
+/// Publishes the events of a change from `before` to `after`: customer.updated for the plain
+/// fields, customer.status_changed and customer.owner_changed for those two.
+void publish_changes(UnitOfWork& uow, const CustomerRow& before, const CustomerRow& after);
+
 /// The tenant of an authenticated, tenant-scoped request (401/403 otherwise).
 const std::string& tenant_of(const platform::Request& req);
+/// A true/false query parameter (absent: false); 400 naming it otherwise.
+bool flag(const platform::Request& req, const char* name);
+/// The version `If-Match` names (quotes and a weak prefix removed); nullopt when absent.
+std::optional<std::string> if_match(const platform::Request& req);
+/// 412 when an expected version is given and is not `version`.
+void require_version(const std::optional<std::string>& expected, int version);
 /// 412 when `If-Match` is present and names another version.
 void require_version(const platform::Request& req, int version);
 platform::HttpResponse with_etag(platform::HttpResponse res, int version);
@@ -335,6 +361,9 @@ void seed_demo_customers(CustomerContext& cc);
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
 void register_field_routes(platform::Router& router, CustomerContext& ctx);
+void register_batch_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
+/// After describe_customer_api, whose schemas it refers to.
+void describe_batch_api(platform::Router& router);
 
 }  // namespace crm::customer

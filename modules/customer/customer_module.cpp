@@ -34,14 +34,30 @@ const std::string& tenant_of(const Request& req) {
   return ctx.tenant_id;
 }
 
-void require_version(const Request& req, int version) {
-  auto if_match = req.header("If-Match");
-  if (if_match.empty()) return;
-  std::string v(if_match);
+bool flag(const Request& req, const char* name) {
+  auto v = req.query(name);
+  if (!v) return false;
+  if (*v == "true") return true;
+  if (*v == "false") return false;
+  throw Error::bad_parameter(name, "Must be true or false.");
+}
+
+std::optional<std::string> if_match(const Request& req) {
+  auto header = req.header("If-Match");
+  if (header.empty()) return std::nullopt;
+  std::string v(header);
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   if (v.rfind("W/", 0) == 0) v = v.substr(3, v.size() >= 4 ? v.size() - 4 : 0);
-  if (v != std::to_string(version)) throw Error::precondition_failed("The resource changed since you read it.");
+  return v;
 }
+
+void require_version(const std::optional<std::string>& expected, int version) {
+  if (expected && *expected != std::to_string(version)) {
+    throw Error::precondition_failed("The resource changed since you read it.");
+  }
+}
+
+void require_version(const Request& req, int version) { require_version(if_match(req), version); }
 
 HttpResponse with_etag(HttpResponse res, int version) {
   res.set("ETag", "\"" + std::to_string(version) + "\"");
@@ -109,6 +125,44 @@ std::string CustomerContext::default_owner(const RequestContext& ctx) {
   return ctx.principal.user_id.empty() ? ctx.actor_id : ctx.principal.user_id;
 }
 
+void save_customer(UnitOfWork& uow, const CustomerRow& row, int expected_version) {
+  if (!store::update_customer(uow.sql(), row, expected_version)) {
+    throw Error::precondition_failed("The customer changed since you read it.");
+  }
+}
+
+namespace {
+
+/// Fields whose changes customer.updated carries (status and owner have events of their own).
+const std::vector<std::string>& updated_fields() {
+  static const std::vector<std::string> f = {"type", "name", "legal_name", "email", "phone", "website",
+                                             "industry", "tier", "tags", "addresses", "social_profiles",
+                                             "custom_fields", "credit_limit", "lifetime_value", "preferences",
+                                             "external_id"};
+  return f;
+}
+
+}  // namespace
+
+void publish_changes(UnitOfWork& uow, const CustomerRow& before, const CustomerRow& after) {
+  auto b = before.to_json(), a = after.to_json();
+  auto plain = changes(b, a, updated_fields());
+  if (!plain.empty()) {
+    publish(uow, events::kCustomerUpdated, "customer", after.id,
+            bj::object{{"customer_id", after.id}, {"changes", plain}});
+  }
+  auto status = changes(b, a, {"status"});
+  if (!status.empty()) {
+    publish(uow, events::kCustomerStatusChanged, "customer", after.id,
+            bj::object{{"customer_id", after.id}, {"changes", status}});
+  }
+  auto owner = changes(b, a, {"owner_id"});
+  if (!owner.empty()) {
+    publish(uow, events::kCustomerOwnerChanged, "customer", after.id,
+            bj::object{{"customer_id", after.id}, {"changes", owner}});
+  }
+}
+
 namespace {
 
 std::string format_code(std::int64_t n) {
@@ -123,6 +177,19 @@ const std::vector<std::string>& created_fields() {
                                              "addresses", "social_profiles", "custom_fields", "credit_limit",
                                              "lifetime_value", "preferences", "external_id"};
   return f;
+}
+
+/// 409 duplicate naming the customer that has the email or phone; `hint` says how to go on.
+Error duplicate_error(const std::pair<std::string, std::string>& dup, const std::string& hint) {
+  return Error(ErrorKind::conflict, "duplicate", "A customer with this " + dup.second + " exists: " + dup.first + ". " + hint,
+               {FieldError{dup.second, "duplicate", "Another customer has it."}})
+      .with_extension("existing_id", dup.first);
+}
+
+Error external_id_taken(const std::string& existing_id) {
+  return Error(ErrorKind::conflict, "external_id_taken", "Another customer has this external_id.",
+               {FieldError{"external_id", "taken", "Another customer has it."}})
+      .with_extension("existing_id", existing_id);
 }
 
 }  // namespace
@@ -145,18 +212,12 @@ CustomerRow CustomerContext::create(UnitOfWork& uow, CustomerRow row, const Tena
   }
   if (!allow_duplicate) {
     if (auto dup = store::find_duplicate(sql, tenant_id, row.email_key(), row.phone.value_or(""))) {
-      throw Error(ErrorKind::conflict, "duplicate",
-                  "A customer with this " + dup->second + " exists: " + dup->first +
-                      ". Send ?allow_duplicate=true to create another.",
-                  {FieldError{dup->second, "duplicate", "Another customer has it."}})
-          .with_extension("existing_id", dup->first);
+      throw duplicate_error(*dup, "Send ?allow_duplicate=true to create another.");
     }
   }
   if (row.external_id) {
     if (auto other = store::customer_with_external_id(sql, tenant_id, *row.external_id)) {
-      throw Error(ErrorKind::conflict, "external_id_taken", "Another customer has this external_id.",
-                  {FieldError{"external_id", "taken", "Another customer has it."}})
-          .with_extension("existing_id", *other);
+      throw external_id_taken(*other);
     }
   }
   std::string base = domain::slugify(row.name);
@@ -181,6 +242,64 @@ CustomerRow CustomerContext::create(UnitOfWork& uow, CustomerRow row, const Tena
   for (const auto& kv : extra_payload) payload[kv.key()] = kv.value();
   publish(uow, events::kCustomerCreated, "customer", row.id, std::move(payload));
   return row;
+}
+
+CustomerRow CustomerContext::update(UnitOfWork& uow, const std::string& id, const bj::value& body, Mode mode,
+                                    const TenantDefaults& defaults, bool allow_duplicate,
+                                    const std::optional<std::string>& expected_version) {
+  auto& sql = uow.sql();
+  const std::string& tenant_id = uow.context().tenant_id;
+  auto before = load_customer(sql, tenant_id, id);
+  require_permission(uow.context(), "customers:update", before.owner_id);
+  require_version(expected_version, before.version);
+  CustomerRow row = before;
+  apply_customer_body(body, mode, defaults, row);
+  if (!domain::status_change_allowed(before.status, row.status)) {
+    throw Error(ErrorKind::conflict, "invalid_transition",
+                "Blocking and unblocking go through POST /customers/{id}/block and /unblock.",
+                {FieldError{"status", "invalid_transition", "Cannot change from " + before.status + " to " + row.status + "."}});
+  }
+  // Only a changed email or phone is checked: a customer is no duplicate of itself, and one
+  // that was saved as a known duplicate keeps its other fields editable.
+  std::string email_key = row.email_key() != before.email_key() ? row.email_key() : std::string();
+  std::string phone = row.phone != before.phone ? row.phone.value_or("") : std::string();
+  bool new_external_id = row.external_id && row.external_id != before.external_id;
+  bool check_duplicate = !allow_duplicate && (!email_key.empty() || !phone.empty());
+  if (new_external_id || check_duplicate) {
+    // The lock creation takes first: a concurrent create or update cannot slip in between
+    // the check and the write.
+    store::lock_customers(sql, tenant_id);
+    if (new_external_id) {
+      if (auto other = store::customer_with_external_id(sql, tenant_id, *row.external_id); other && *other != id) {
+        throw external_id_taken(*other);
+      }
+    }
+    if (check_duplicate) {
+      if (auto dup = store::find_duplicate(sql, tenant_id, email_key, phone, id)) {
+        throw duplicate_error(*dup, "Send ?allow_duplicate=true to save it anyway.");
+      }
+    }
+  }
+  if (row.to_json() == before.to_json()) return before;  // nothing changed: no write, no event
+  row.updated_at = now_ms();
+  save_customer(uow, row, before.version);
+  publish_changes(uow, before, row);
+  return load_customer(sql, tenant_id, id);
+}
+
+void CustomerContext::soft_delete(UnitOfWork& uow, const std::string& id,
+                                  const std::optional<std::string>& expected_version) {
+  const std::string& tenant_id = uow.context().tenant_id;
+  auto c = load_customer(uow.sql(), tenant_id, id);
+  require_permission(uow.context(), "customers:delete", c.owner_id);
+  require_version(expected_version, c.version);
+  CustomerRow row = c;
+  row.deleted_at = row.updated_at = now_ms();
+  save_customer(uow, row, c.version);
+  publish(uow, events::kCustomerDeleted, "customer", id,
+          bj::object{{"customer_id", id}, {"code", c.code},
+                     {"changes", bj::object{{"deleted_at", bj::object{{"old", nullptr},
+                                                                      {"new", format_rfc3339(*row.deleted_at)}}}}}});
 }
 
 namespace {
@@ -279,7 +398,9 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     register_customer_routes(router, ctx_);
     register_related_routes(router, ctx_);
     register_field_routes(router, ctx_);
+    register_batch_routes(router, ctx_);
     describe_customer_api(router);
+    describe_batch_api(router);
   }
 
   void subscribe(EventBus& bus) override {

@@ -197,12 +197,14 @@ void describe_customer_api(platform::Router& router) {
     {{"parameters", bj::array{include_deleted, include}}, {"responses", {{"200", embedded}}}});
   d(HttpVerb::get, "/api/v1/customers/{id}",
     {{"parameters", bj::array{include_deleted, include}}, {"responses", {{"200", embedded}}}});
+  auto allow_duplicate_update =
+      query("allow_duplicate", "Save even when the new email or phone is another customer's", boolean());
   d(HttpVerb::put, "/api/v1/customers/{id}",
-    {{"parameters", bj::array{if_match}},
+    {{"parameters", bj::array{if_match, allow_duplicate_update}},
      {"requestBody", body(ref("CustomerReplace"))},
      {"responses", {{"200", customer}, {"409", conflict}}}});
   d(HttpVerb::patch, "/api/v1/customers/{id}",
-    {{"parameters", bj::array{if_match}},
+    {{"parameters", bj::array{if_match, allow_duplicate_update}},
      {"requestBody", body(ref("CustomerPatch"))},
      {"responses", {{"200", customer}, {"409", conflict}}}});
   d(HttpVerb::delete_, "/api/v1/customers/{id}",

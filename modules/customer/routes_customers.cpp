@@ -24,50 +24,6 @@ RouteOptions route(const char* summary) {
   return o;
 }
 
-bool flag(const Request& req, const char* name) {
-  auto v = req.query(name);
-  if (!v) return false;
-  if (*v == "true") return true;
-  if (*v == "false") return false;
-  throw Error::bad_parameter(name, "Must be true or false.");
-}
-
-/// Fields whose changes customer.updated carries (status and owner have events of their own).
-const std::vector<std::string>& updated_fields() {
-  static const std::vector<std::string> f = {"type", "name", "legal_name", "email", "phone", "website",
-                                             "industry", "tier", "tags", "addresses", "social_profiles",
-                                             "custom_fields", "credit_limit", "lifetime_value", "preferences",
-                                             "external_id"};
-  return f;
-}
-
-/// Publishes the events of a change from `before` to `after`: customer.updated for the plain
-/// fields, customer.status_changed and customer.owner_changed for those two.
-void publish_changes(UnitOfWork& uow, const CustomerRow& before, const CustomerRow& after) {
-  auto b = before.to_json(), a = after.to_json();
-  auto plain = changes(b, a, updated_fields());
-  if (!plain.empty()) {
-    publish(uow, events::kCustomerUpdated, "customer", after.id,
-            bj::object{{"customer_id", after.id}, {"changes", plain}});
-  }
-  auto status = changes(b, a, {"status"});
-  if (!status.empty()) {
-    publish(uow, events::kCustomerStatusChanged, "customer", after.id,
-            bj::object{{"customer_id", after.id}, {"changes", status}});
-  }
-  auto owner = changes(b, a, {"owner_id"});
-  if (!owner.empty()) {
-    publish(uow, events::kCustomerOwnerChanged, "customer", after.id,
-            bj::object{{"customer_id", after.id}, {"changes", owner}});
-  }
-}
-
-void write(UnitOfWork& uow, const CustomerRow& row, int expected_version) {
-  if (!store::update_customer(uow.sql(), row, expected_version)) {
-    throw Error::precondition_failed("The customer changed since you read it.");
-  }
-}
-
 std::vector<std::string> list_param(const Request& req, const char* name, bool (*valid)(std::string_view),
                                     const char* message) {
   std::vector<std::string> out;
@@ -397,6 +353,7 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     router.add(verb, "/api/v1/customers/{id}", [&cc, mode](Request& req) {
       const auto& tenant_id = tenant_of(req);
       const std::string& id = req.path_param("id");
+      bool allow_duplicate = flag(req, "allow_duplicate");
       auto body = req.json();
       auto defaults = cc.defaults(tenant_id);
       // Validate the body first (on a blank row), so the membership check, which asks IAM,
@@ -405,34 +362,15 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
       auto named = apply_customer_body(body, mode, defaults, probe);
       bool owner_named = std::find(named.begin(), named.end(), "owner_id") != named.end();
       if (owner_named) cc.require_member(req.context(), probe.owner_id, "owner_id");
+      auto expected = if_match(req);
       auto after = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
-        auto before = load_customer(uow.sql(), tenant_id, id);
-        require_permission(req.context(), "customers:update", before.owner_id);
-        require_version(req, before.version);
-        CustomerRow row = before;
-        apply_customer_body(body, mode, defaults, row);
-        if (!domain::status_change_allowed(before.status, row.status)) {
-          throw Error(ErrorKind::conflict, "invalid_transition",
-                      "Blocking and unblocking go through POST /customers/{id}/block and /unblock.",
-                      {FieldError{"status", "invalid_transition", "Cannot change from " + before.status + " to " + row.status + "."}});
-        }
-        if (row.external_id && row.external_id != before.external_id) {
-          store::lock_customers(uow.sql(), tenant_id);
-          if (auto other = store::customer_with_external_id(uow.sql(), tenant_id, *row.external_id); other && *other != id) {
-            throw Error(ErrorKind::conflict, "external_id_taken", "Another customer has this external_id.",
-                        {FieldError{"external_id", "taken", "Another customer has it."}})
-                .with_extension("existing_id", *other);
-          }
-        }
-        if (row.to_json() == before.to_json()) return before;  // nothing changed: no write, no event
-        row.updated_at = now_ms();
-        write(uow, row, before.version);
-        publish_changes(uow, before, row);
-        return load_customer(uow.sql(), tenant_id, id);
+        return cc.update(uow, id, body, mode, defaults, allow_duplicate, expected);
       });
       return with_etag(json_response(200, after.to_json()), after.version);
-    }, route(mode == Mode::replace ? "Replace a customer's writable fields (absent optional fields are cleared)"
-                                   : "Change some fields of a customer (null clears a field)"));
+    }, route(mode == Mode::replace ? "Replace a customer's writable fields (absent optional fields are cleared; "
+                                     "409 duplicate on another customer's email or phone unless ?allow_duplicate=true)"
+                                   : "Change some fields of a customer (null clears a field; 409 duplicate on another "
+                                     "customer's email or phone unless ?allow_duplicate=true)"));
   }
 
   router.del("/api/v1/customers/{id}", [&cc](Request& req) {
@@ -440,24 +378,13 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     const std::string& id = req.path_param("id");
     bool hard = flag(req, "hard");
     cc.uow.run(req.context(), [&](UnitOfWork& uow) {
-      auto c = load_customer(uow.sql(), tenant_id, id, hard);
-      if (hard) {
-        require_permission(req.context(), "customers:purge");
-        require_version(req, c.version);
-        store::purge_customer(uow.sql(), tenant_id, id);
-        publish(uow, events::kCustomerPurged, "customer", id,
-                bj::object{{"customer_id", id}, {"code", c.code}, {"name", c.name}});
-        return;
-      }
-      require_permission(req.context(), "customers:delete", c.owner_id);
+      if (!hard) return cc.soft_delete(uow, id, if_match(req));
+      auto c = load_customer(uow.sql(), tenant_id, id, true);
+      require_permission(req.context(), "customers:purge");
       require_version(req, c.version);
-      CustomerRow row = c;
-      row.deleted_at = row.updated_at = now_ms();
-      write(uow, row, c.version);
-      publish(uow, events::kCustomerDeleted, "customer", id,
-              bj::object{{"customer_id", id}, {"code", c.code},
-                         {"changes", bj::object{{"deleted_at", bj::object{{"old", nullptr},
-                                                                          {"new", format_rfc3339(*row.deleted_at)}}}}}});
+      store::purge_customer(uow.sql(), tenant_id, id);
+      publish(uow, events::kCustomerPurged, "customer", id,
+              bj::object{{"customer_id", id}, {"code", c.code}, {"name", c.name}});
     });
     return no_content_response();
   }, route("Delete a customer (soft; ?hard=true purges it and needs customers:purge)"));
@@ -508,10 +435,10 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
       if (!row.credit_limit) row.credit_limit = source.credit_limit;
       if (!row.lifetime_value) row.lifetime_value = source.lifetime_value;
       row.updated_at = now;
-      write(uow, row, target.version);
+      save_customer(uow, row, target.version);
       CustomerRow gone = source;
       gone.deleted_at = gone.updated_at = now;
-      write(uow, gone, source.version);
+      save_customer(uow, gone, source.version);
       publish_changes(uow, target, row);
       publish(uow, events::kCustomerDeleted, "customer", source.id,
               bj::object{{"customer_id", source.id}, {"code", source.code}, {"merged_into", target.id},
@@ -537,7 +464,7 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
       auto deleted_at = *row.deleted_at;
       row.deleted_at.reset();
       row.updated_at = now_ms();
-      write(uow, row, c.version);
+      save_customer(uow, row, c.version);
       publish(uow, events::kCustomerRestored, "customer", id,
               bj::object{{"customer_id", id},
                          {"changes", bj::object{{"deleted_at", bj::object{{"old", format_rfc3339(deleted_at)},
@@ -564,7 +491,7 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
         CustomerRow row = c;
         row.status = *target;
         row.updated_at = now_ms();
-        write(uow, row, c.version);
+        save_customer(uow, row, c.version);
         publish_changes(uow, c, row);
         return load_customer(uow.sql(), tenant_id, id);
       });

@@ -343,15 +343,18 @@ std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_
 
 std::optional<std::pair<std::string, std::string>> find_duplicate(soci::session& sql, const std::string& tenant_id,
                                                                   const std::string& email_key,
-                                                                  const std::string& phone) {
+                                                                  const std::string& phone,
+                                                                  const std::string& except_id) {
   // The oldest match is picked here rather than with ORDER BY created_at: with it SQLite's
   // planner walks the created_at index of the whole tenant instead of the email/phone index.
+  // Ids are never empty, so an empty except_id excludes nothing.
   auto oldest = [&](const char* column, const std::string& value) -> std::optional<std::string> {
     std::string id, best_id;
     long long created = 0, best = 0;
     soci::statement st = (sql.prepare << std::string("SELECT id, created_at FROM customer_customers WHERE tenant_id = :t"
-                                                     " AND ") + column + " = :v AND deleted_at IS NULL",
-                          soci::use(tenant_id), soci::use(value), soci::into(id), soci::into(created));
+                                                     " AND ") + column + " = :v AND deleted_at IS NULL AND id <> :x",
+                          soci::use(tenant_id), soci::use(value), soci::use(except_id), soci::into(id),
+                          soci::into(created));
     st.execute();
     bool found = false;
     while (st.fetch()) {

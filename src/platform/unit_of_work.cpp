@@ -6,6 +6,8 @@
 
 #include <soci/soci.h>
 
+#include <stdexcept>
+
 namespace crm::platform {
 
 UnitOfWork::UnitOfWork(Database& db, EventBus& bus, const RequestContext& context)
@@ -59,7 +61,43 @@ void UnitOfWork::publish(EventEnvelope event) {
 
 void UnitOfWork::after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
 
+namespace {
+
+std::string savepoint_name(int depth) { return "crm_savepoint_" + std::to_string(depth); }
+
+}  // namespace
+
+UnitOfWork::SavepointMark UnitOfWork::begin_savepoint() {
+  SavepointMark mark{savepoints_ + 1, published_, after_commit_.size()};
+  *lease_ << "SAVEPOINT " + savepoint_name(mark.depth);
+  savepoints_ = mark.depth;
+  return mark;
+}
+
+void UnitOfWork::release_savepoint(const SavepointMark& mark) {
+  *lease_ << "RELEASE SAVEPOINT " + savepoint_name(mark.depth);
+  savepoints_ = mark.depth - 1;
+}
+
+void UnitOfWork::rollback_to_savepoint(const SavepointMark& mark) {
+  // Nested savepoints above this one went with it.
+  savepoints_ = mark.depth - 1;
+  published_ = mark.published;
+  after_commit_.resize(mark.after_commit);
+  try {
+    // PostgreSQL needs this after a failed statement before the transaction accepts more.
+    *lease_ << "ROLLBACK TO SAVEPOINT " + savepoint_name(mark.depth);
+    *lease_ << "RELEASE SAVEPOINT " + savepoint_name(mark.depth);
+  } catch (...) {
+    // The transaction is in an unknown state: nothing of it may be committed.
+    rollback();
+    throw;
+  }
+}
+
 void UnitOfWork::commit() {
+  // After a lost savepoint the transaction is gone: a COMMIT must not look like success.
+  if (!open_) throw std::logic_error("commit of a unit of work that was rolled back");
   *lease_ << "COMMIT";
   open_ = false;
   if (published_ > 0) bus_.notify_committed();

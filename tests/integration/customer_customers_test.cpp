@@ -356,6 +356,58 @@ TEST_SUITE("integration/customer_customers") {
     }
   }
 
+  TEST_CASE("customer: changing the email or phone to another customer's is a 409 duplicate unless allowed") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "cust-update-dup", "owner@update-dup.example");
+      auto other_tenant = register_tenant(client, "cust-update-dup-b", "owner@update-dup-b.example");
+      auto first = create_customer(client, owner.access,
+                                   bj::object{{"name", "First"}, {"email", "first@batik.my"}, {"phone", "0123456789"}});
+      auto second = create_customer(client, owner.access,
+                                    bj::object{{"name", "Second"}, {"email", "second@batik.my"}, {"phone", "0129876543"}});
+      std::string path = "/api/v1/customers/" + id_of(second);
+
+      auto by_email = call(client, "PATCH", path, owner.access, js(bj::object{{"email", "FIRST@batik.my"}}));
+      CHECK(by_email.status == 409);
+      CHECK(code_of(by_email) == "duplicate");
+      CHECK(str(obj(by_email).at("existing_id")) == id_of(first));
+      CHECK(error_fields(by_email) == std::set<std::string>{"email"});
+      auto by_phone = call(client, "PUT", path, owner.access,
+                           js(bj::object{{"name", "Second"}, {"email", "second@batik.my"}, {"phone", "+60 12-345 6789"}}));
+      CHECK(by_phone.status == 409);
+      CHECK(str(obj(by_phone).at("existing_id")) == id_of(first));
+      CHECK(error_fields(by_phone) == std::set<std::string>{"phone"});
+      // Nothing was written by the refused changes.
+      auto unchanged = get_ok(client, owner.access, path);
+      CHECK(str(unchanged.at("email")) == "second@batik.my");
+      CHECK(unchanged.at("version") == 1);
+
+      // Its own email (in another case) and fields other than email and phone are no duplicates.
+      auto own = call(client, "PATCH", path, owner.access,
+                      js(bj::object{{"email", "Second@batik.my"}, {"tier", "gold"}}));
+      CHECK_MESSAGE(own.status == 200, own.body);
+      auto allowed = call(client, "PATCH", path + "?allow_duplicate=true", owner.access,
+                          js(bj::object{{"email", "first@batik.my"}}));
+      REQUIRE_MESSAGE(allowed.status == 200, allowed.body);
+      CHECK(str(obj(allowed).at("email")) == "first@batik.my");
+      // Now both share the email: the second stays editable without touching it.
+      CHECK(call(client, "PATCH", path, owner.access, js(bj::object{{"name", "Second Renamed"}})).status == 200);
+      CHECK(call(client, "PATCH", path + "?allow_duplicate=maybe", owner.access, js(bj::object{{"name", "x"}})).status ==
+            400);
+
+      // A deleted customer's email is free, and another tenant's customers are never duplicates.
+      REQUIRE(call(client, "DELETE", "/api/v1/customers/" + id_of(first), owner.access).status == 204);
+      CHECK(call(client, "PATCH", path, owner.access, js(bj::object{{"phone", "0123456789"}})).status == 200);
+      auto theirs = create_customer(client, other_tenant.access, bj::object{{"name", "Theirs"}});
+      CHECK(call(client, "PATCH", "/api/v1/customers/" + id_of(theirs), other_tenant.access,
+                 js(bj::object{{"email", "second@batik.my"}, {"phone", "0129876543"}}))
+                .status == 200);
+    }
+  }
+
   TEST_CASE("customer: two concurrent updates with the same If-Match give one 200 and one 412") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);

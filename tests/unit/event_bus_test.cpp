@@ -276,6 +276,65 @@ TEST_SUITE("platform/event_bus") {
     CHECK(t.count("SELECT count(*) FROM sqlite_master WHERE name = 'probe_written'") == 0);
   }
 
+  TEST_CASE("a failed savepoint undoes only its own rows, events and after-commit actions") {
+    OutboxDatabase t;
+    EventBus bus;
+    int audited = 0;
+    bus.subscribe_sync("audit", {"*"}, [&](UnitOfWork&, const EventEnvelope&) { ++audited; });
+    bus.subscribe_async("mailer", {"*"}, [](UnitOfWork&, const EventEnvelope&) {});
+    int commits = 0;
+    bus.set_commit_listener([&] { ++commits; });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    std::vector<std::string> after;
+
+    uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) {
+      u.sql() << "CREATE TABLE probe_rows (id INTEGER)";
+      int kept = u.savepoint([&] {
+        u.sql() << "INSERT INTO probe_rows (id) VALUES (1)";
+        u.publish(u.make_event("customer.created", 1, "customer", "c-1", {}));
+        u.after_commit([&] { after.push_back("kept"); });
+        return 1;
+      });
+      CHECK(kept == 1);
+      CHECK_THROWS_AS(u.savepoint([&] {
+                        u.sql() << "INSERT INTO probe_rows (id) VALUES (2)";
+                        u.publish(u.make_event("customer.created", 1, "customer", "c-2", {}));
+                        u.after_commit([&] { after.push_back("undone"); });
+                        // A savepoint inside a savepoint goes with its parent.
+                        u.savepoint([&] { u.sql() << "INSERT INTO probe_rows (id) VALUES (3)"; });
+                        throw std::runtime_error("input failed");
+                      }),
+                      std::runtime_error);
+      u.savepoint([&] { u.sql() << "INSERT INTO probe_rows (id) VALUES (4)"; });
+    });
+
+    CHECK(commits == 1);
+    CHECK(audited == 2);  // the handler ran for both; the second one's writes went with its savepoint
+    CHECK(t.count("SELECT count(*) FROM probe_rows") == 2);
+    CHECK(t.count("SELECT count(*) FROM probe_rows WHERE id IN (1, 4)") == 2);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox WHERE aggregate_id = 'c-1'") == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries") == 1);
+    CHECK(after == std::vector<std::string>{"kept"});
+  }
+
+  TEST_CASE("a unit of work whose savepoints all failed wakes no dispatcher") {
+    OutboxDatabase t;
+    EventBus bus;
+    int commits = 0;
+    bus.set_commit_listener([&] { ++commits; });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) {
+      CHECK_THROWS(u.savepoint([&] {
+        u.publish(u.make_event("customer.created", 1, "customer", "c-1", {}));
+        throw std::runtime_error("input failed");
+      }));
+      CHECK_FALSE(u.published_events());
+    });
+    CHECK(commits == 0);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 0);
+  }
+
   TEST_CASE("a unit of work without events does not wake the dispatcher") {
     OutboxDatabase t;
     EventBus bus;

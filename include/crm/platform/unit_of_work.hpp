@@ -38,19 +38,55 @@ class UnitOfWork final {
   /// Called once after a successful commit.
   void after_commit(std::function<void()> fn);
 
+  /// Runs `fn` in a SAVEPOINT of this transaction. When it throws, only its own work is
+  /// undone (its rows, its events with their outbox rows and whatever synchronous handlers
+  /// wrote, such as audit entries, and its after-commit actions) and the exception goes on;
+  /// the unit of work stays usable. When the savepoint itself cannot be rolled back, that
+  /// failure propagates instead and the whole unit of work must be abandoned.
+  template <class F>
+  auto savepoint(F&& fn) -> std::invoke_result_t<F&>;
+
   void commit();
   void rollback() noexcept;
   bool published_events() const noexcept { return published_ > 0; }
 
  private:
+  struct SavepointMark {
+    int depth = 0;
+    int published = 0;
+    std::size_t after_commit = 0;
+  };
+  SavepointMark begin_savepoint();
+  void release_savepoint(const SavepointMark& mark);
+  void rollback_to_savepoint(const SavepointMark& mark);
+
   Database::Lease lease_;
   Backend backend_;
   EventBus& bus_;
   RequestContext context_;
   bool open_ = false;
   int published_ = 0;
+  int savepoints_ = 0;
   std::vector<std::function<void()>> after_commit_;
 };
+
+template <class F>
+auto UnitOfWork::savepoint(F&& fn) -> std::invoke_result_t<F&> {
+  SavepointMark mark = begin_savepoint();
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      fn();
+      release_savepoint(mark);
+    } else {
+      auto result = fn();
+      release_savepoint(mark);
+      return result;
+    }
+  } catch (...) {
+    rollback_to_savepoint(mark);
+    throw;
+  }
+}
 
 /// Runs functions in units of work: commit when they return, roll back when they throw.
 class UnitOfWorkFactory final {
