@@ -105,6 +105,21 @@ struct TimelineRow {
   bj::object to_json() const;
 };
 
+/// A named group of customers: static (explicit member rows) or dynamic (a stored filter in
+/// the language of POST /customers/search, with a snapshot of its members at each refresh).
+struct SegmentRow {
+  std::string tenant_id, id, name, type = "static";
+  std::optional<std::string> description;
+  std::optional<std::string> filter;  // dynamic only: the filter's JSON text as given
+  std::int64_t member_count = 0;      // static: live members now; dynamic: at refreshed_at
+  std::optional<TimestampMs> refreshed_at;
+  std::string created_by;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  bool dynamic() const { return type == "dynamic"; }
+  bj::object to_json() const;
+};
+
 /// What a collection query filters and sorts by (already validated).
 struct SortKey {
   std::string field;  // a documented sort field
@@ -122,6 +137,13 @@ struct CustomerQuery {
   CustomerFilter filter;
   std::vector<SortKey> sort;               // without the id tie-breaker
   std::optional<bj::object> after;         // cursor position: {"k": [...], "id": ...}
+  int limit = 25;
+};
+struct SegmentQuery {
+  std::optional<std::string> type;
+  std::optional<std::string> name_contains;  // q=, as a segment name key
+  SortKey sort{"name", false};               // name, created_at or updated_at
+  std::optional<bj::object> after;           // cursor position: {"k": value, "id": ...}
   int limit = 25;
 };
 
@@ -169,9 +191,9 @@ void delete_contact(soci::session& sql, const std::string& tenant_id, const std:
 void set_primary_contact(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                          const std::string& contact_id, TimestampMs now);
 
-/// Moves a customer's contacts, notes, activities and timeline to another customer of the
-/// tenant; moved contacts lose is_primary when the target already has a primary. Returns the
-/// numbers moved: {contacts, notes, activities}.
+/// Moves a customer's contacts, notes, activities, timeline and static segment memberships
+/// to another customer of the tenant; moved contacts lose is_primary when the target already
+/// has a primary. Returns the numbers moved: {contacts, notes, activities}.
 std::array<std::int64_t, 3> move_children(soci::session& sql, const std::string& tenant_id, const std::string& from,
                                           const std::string& to, TimestampMs now);
 
@@ -193,6 +215,51 @@ void insert_activity(soci::session& sql, const ActivityRow& a);
 bool update_activity(soci::session& sql, const ActivityRow& a, int expected_version);
 
 void insert_timeline(soci::session& sql, const TimelineRow& t);
+
+/// Takes the tenant's segment write lock until the transaction ends, so the name check
+/// before an insert or a rename cannot race another one.
+void lock_segments(soci::session& sql, const std::string& tenant_id);
+/// Takes one segment's row lock until the transaction ends (concurrent refreshes queue).
+void lock_segment(soci::session& sql, const std::string& tenant_id, const std::string& id);
+std::optional<SegmentRow> segment(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// The id of the tenant's segment with this name key, if any.
+std::optional<std::string> segment_with_name(soci::session& sql, const std::string& tenant_id,
+                                             const std::string& name_key);
+void insert_segment(soci::session& sql, const SegmentRow& s, const std::string& name_key);
+/// Writes name, description and filter when the stored version is still `expected_version`,
+/// bumping it; false when somebody else changed it first.
+bool update_segment(soci::session& sql, const SegmentRow& s, const std::string& name_key, int expected_version);
+/// Records a recount: member_count and refreshed_at (no version change: both are computed).
+void set_segment_count(soci::session& sql, const std::string& tenant_id, const std::string& id, std::int64_t count,
+                       TimestampMs refreshed_at);
+void delete_segment(soci::session& sql, const std::string& tenant_id, const std::string& id);
+std::vector<SegmentRow> list_segments(soci::session& sql, const std::string& tenant_id, const SegmentQuery& q);
+std::int64_t count_segments(soci::session& sql, const std::string& tenant_id, const SegmentQuery& q);
+/// Those of `ids` that are live (not deleted) customers of the tenant.
+std::vector<std::string> live_customers_among(soci::session& sql, const std::string& tenant_id,
+                                              const std::vector<std::string>& ids);
+/// The customer ids of a segment's member rows (deleted customers included).
+std::vector<std::string> member_ids(soci::session& sql, const std::string& tenant_id, const std::string& segment_id);
+/// Those of `customer_ids` that have a member row in the segment.
+std::vector<std::string> members_among(soci::session& sql, const std::string& tenant_id, const std::string& segment_id,
+                                       const std::vector<std::string>& customer_ids);
+/// Adds member rows (present ones are kept); returns how many were new.
+std::int64_t add_members(soci::session& sql, const std::string& tenant_id, const std::string& segment_id,
+                         const std::vector<std::string>& customer_ids, TimestampMs now);
+/// Removes member rows; returns how many there were.
+std::int64_t remove_members(soci::session& sql, const std::string& tenant_id, const std::string& segment_id,
+                            const std::vector<std::string>& customer_ids);
+/// Member rows whose customer is live.
+std::int64_t count_live_members(soci::session& sql, const std::string& tenant_id, const std::string& segment_id);
+/// Makes a segment's member rows exactly the live customers `f` matches; returns
+/// {added, removed}.
+std::pair<std::int64_t, std::int64_t> replace_segment_snapshot(soci::session& sql, const std::string& tenant_id,
+                                                              const std::string& segment_id, const CustomerFilter& f,
+                                                              TimestampMs now);
+/// Moves a customer's static segment memberships to another customer of the tenant (a
+/// merge); dynamic snapshots are left to their next refresh.
+void move_static_memberships(soci::session& sql, const std::string& tenant_id, const std::string& from,
+                             const std::string& to);
 
 bool is_postgres(soci::session& sql);
 /// Rewrites the customer's search document from its row, contacts and notes (removes it when

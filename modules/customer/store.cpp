@@ -423,7 +423,8 @@ std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::strin
 
 void purge_customer(soci::session& sql, const std::string& tenant_id, const std::string& id) {
   // Children first: SQLite enforces the foreign keys only when the connection turned them on.
-  for (const char* table : {"customer_timeline", "customer_activities", "customer_notes", "customer_contacts"}) {
+  for (const char* table : {"customer_timeline", "customer_activities", "customer_notes", "customer_contacts",
+                            "customer_segment_members"}) {
     sql << std::string("DELETE FROM ") + table + " WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
         soci::use(id);
   }
@@ -547,6 +548,43 @@ std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, c
   st.define_and_bind();
   st.execute(true);
   return n;
+}
+
+std::pair<std::int64_t, std::int64_t> replace_segment_snapshot(soci::session& sql, const std::string& tenant_id,
+                                                              const std::string& segment_id, const CustomerFilter& f,
+                                                              TimestampMs now) {
+  auto run = [&sql](const std::string& text, const Binder& b) {
+    soci::statement st(sql);
+    b.bind(st);
+    st.alloc();
+    st.prepare(text);
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<std::int64_t>(st.get_affected_rows());
+  };
+  // Both statements select the matching customers in SQL: a snapshot never passes through
+  // memory, however many customers a filter matches.
+  Binder gone;
+  std::string remove = "DELETE FROM customer_segment_members WHERE tenant_id = " + gone.add(tenant_id);
+  remove += " AND segment_id = " + gone.add(segment_id);
+  remove += " AND customer_id NOT IN (SELECT c.id FROM customer_customers c WHERE ";
+  remove += filter_sql(sql, f, gone, tenant_id);
+  remove += ")";
+  auto removed = run(remove, gone);
+  Binder fresh;
+  std::string add = "INSERT INTO customer_segment_members (tenant_id, segment_id, customer_id, added_at)"
+                    " SELECT c.tenant_id, CAST(";
+  add += fresh.add(segment_id);
+  add += " AS TEXT), c.id, CAST(";
+  add += fresh.add(static_cast<long long>(now));
+  add += " AS BIGINT) FROM customer_customers c WHERE ";
+  add += filter_sql(sql, f, fresh, tenant_id);
+  add += " AND NOT EXISTS (SELECT 1 FROM customer_segment_members x WHERE x.tenant_id = c.tenant_id"
+         " AND x.segment_id = ";
+  add += fresh.add(segment_id);
+  add += " AND x.customer_id = c.id)";
+  auto added = run(add, fresh);
+  return {added, removed};
 }
 
 }  // namespace crm::customer::store
