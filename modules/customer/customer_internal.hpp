@@ -10,6 +10,7 @@
 #include "crm/platform/http.hpp"
 #include "crm/platform/json.hpp"
 #include "crm/platform/module.hpp"
+#include "crm/platform/pagination.hpp"
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
 #include "filter.hpp"
@@ -132,6 +133,8 @@ struct CustomerFilter {
   bool include_deleted = false;
   std::vector<std::string> search_terms;  // q=, already split into terms
   std::shared_ptr<const filter::Node> tree;  // a structured search's validated filter
+  std::optional<std::string> segment_id;     // segment_id=
+  std::shared_ptr<const filter::Node> segment;  // segment_id= as a resolved condition
 };
 struct CustomerQuery {
   CustomerFilter filter;
@@ -292,6 +295,14 @@ std::vector<std::string> apply_customer_body(const bj::value& body, Mode mode, c
 /// {field: {old, new}} of the fields whose JSON differs.
 bj::object changes(const bj::object& before, const bj::object& after, const std::vector<std::string>& fields);
 
+/// The cursor scope of a customer listing: one tenant, one sort, one search, one segment and,
+/// for a structured search, one filter (`filter_text`).
+std::string list_scope(const std::string& tenant_id, const std::string& canonical_sort, const CustomerFilter& f,
+                       const std::optional<std::string>& filter_text = std::nullopt);
+/// `sort` of a customer listing (GET ?sort= or a search body's "sort"); 400 naming sort.
+/// `canonical` receives the normalized text cursors are bound to.
+std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool searching, std::string& canonical);
+
 /// Shared state of the module.
 struct CustomerContext {
   platform::ModuleContext& module;
@@ -319,6 +330,33 @@ struct CustomerContext {
   mutable std::mutex defaults_mutex;
   mutable std::map<std::string, std::pair<TenantDefaults, TimestampMs>> defaults_cache;
 };
+
+/// One page of customers for a query: the rows at the page's position, the next cursor and,
+/// when asked, the total. Takes a connection of its own.
+bj::object list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q,
+                     const platform::PageRequest& page, const std::string& scope);
+
+// ---- segments ----
+
+/// Filter options for the tenant: amounts in its currency. Asks IAM (cached), so callers
+/// ask before taking a connection.
+filter::ParseOptions filter_options(CustomerContext& cc, const std::string& tenant_id);
+/// Resolves the segment_id conditions of a parsed filter against the tenant's segments;
+/// unknown ids are problems at their path. `for_segment`: the filter of a dynamic segment,
+/// which may name static segments only (so a segment never depends on itself).
+void resolve_segments(soci::session& sql, const std::string& tenant_id, filter::Node& tree,
+                      const filter::ParseOptions& options, bool for_segment, std::vector<platform::FieldError>& problems);
+/// The segment as a condition "customer is a member": a dynamic segment's stored filter
+/// (re-validated; 409 when it no longer applies), else its member rows.
+filter::SegmentRef segment_ref(const SegmentRow& s, const filter::ParseOptions& options);
+/// `segment_id=` of a customer listing: 400 naming segment_id unless it is a segment of the
+/// tenant (another tenant's is indistinguishable from none).
+std::shared_ptr<const filter::Node> segment_condition(CustomerContext& cc, const std::string& tenant_id,
+                                                      const std::string& segment_id);
+
+/// Validates a POST /segments body and creates the segment in the unit of work (whose tenant
+/// and actor it takes): name check, members or first snapshot, segment.created.
+SegmentRow create_segment(UnitOfWork& uow, const bj::value& body, const filter::ParseOptions& options);
 
 /// Publishes a customer-module event on the unit of work.
 void publish(UnitOfWork& uow, const char* type, const std::string& aggregate_type, const std::string& aggregate_id,
@@ -354,6 +392,8 @@ void seed_demo_customers(CustomerContext& cc);
 
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
+void register_segment_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
+void describe_segment_api(platform::Router& router);
 
 }  // namespace crm::customer

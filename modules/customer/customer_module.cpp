@@ -259,7 +259,9 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   void register_routes(Router& router) override {
     register_customer_routes(router, ctx_);
     register_related_routes(router, ctx_);
+    register_segment_routes(router, ctx_);
     describe_customer_api(router);
+    describe_segment_api(router);
   }
 
   void subscribe(EventBus& bus) override {

@@ -153,7 +153,8 @@ void describe_customer_api(platform::Router& router) {
   bj::object field_schema = str();
   field_schema["description"] =
       "status, tier, type, owner_id, industry, name, legal_name, email, phone, code, external_id, created_at, "
-      "updated_at, tag (membership), country (of any address), credit_limit, lifetime_value, or custom.<key>";
+      "updated_at, tag (membership), country (of any address), credit_limit, lifetime_value, segment_id (eq, neq, "
+      "in, nin: membership of segments; a segment's own filter may name static segments only), or custom.<key>";
   router.add_schema("CustomerFilterCondition",
                     object({{"field", field_schema},
                             {"op", enum_of({"eq", "neq", "in", "nin", "lt", "lte", "gt", "gte", "between", "contains",

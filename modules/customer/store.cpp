@@ -254,19 +254,20 @@ std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, c
   if (f.created_before) where += " AND c.created_at < " + b.add(static_cast<long long>(*f.created_before));
   if (f.updated_after) where += " AND c.updated_at > " + b.add(static_cast<long long>(*f.updated_after));
   if (f.updated_before) where += " AND c.updated_at < " + b.add(static_cast<long long>(*f.updated_before));
-  if (f.tree) {
-    where += " AND ";
-    where += filter::to_sql(*f.tree, is_postgres(sql) ? filter::Dialect::postgres : filter::Dialect::sqlite,
-                            [&b](const filter::Scalar& v) {
-                              return std::visit(
-                                  [&b](const auto& x) {
-                                    using T = std::decay_t<decltype(x)>;
-                                    if constexpr (std::is_same_v<T, bool>) return b.add(std::string(x ? "true" : "false"));
-                                    else return b.add(x);
-                                  },
-                                  v);
-                            });
-  }
+  auto compile = [&](const filter::Node& tree) {
+    return filter::to_sql(tree, is_postgres(sql) ? filter::Dialect::postgres : filter::Dialect::sqlite,
+                          [&b](const filter::Scalar& v) {
+                            return std::visit(
+                                [&b](const auto& x) {
+                                  using T = std::decay_t<decltype(x)>;
+                                  if constexpr (std::is_same_v<T, bool>) return b.add(std::string(x ? "true" : "false"));
+                                  else return b.add(x);
+                                },
+                                v);
+                          });
+  };
+  if (f.segment) where += " AND " + compile(*f.segment);
+  if (f.tree) where += " AND " + compile(*f.tree);
   return where;
 }
 

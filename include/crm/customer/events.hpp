@@ -1,7 +1,7 @@
 #pragma once
 /// The events the customer module publishes: the contract other modules may depend on.
-/// Every payload carries `customer_id`; updates carry `changes` ({field: {old, new}}), which
-/// is also what the audit log records.
+/// Every payload carries `customer_id` (segment events: `segment_id`); updates carry
+/// `changes` ({field: {old, new}}), which is also what the audit log records.
 
 namespace crm::customer::events {
 
@@ -22,6 +22,13 @@ inline constexpr const char* kNoteRemoved = "note.removed";
 inline constexpr const char* kActivityLogged = "activity.logged";
 inline constexpr const char* kActivityUpdated = "activity.updated";
 inline constexpr const char* kTimelineEntryAdded = "timeline.entry_added";
+/// Segments: payloads carry segment_id, name, type and changes; segment.updated of a static
+/// segment's members also `members` {added: [customer ids], removed: [...]}, and
+/// segment.refreshed the counts `added` and `removed`.
+inline constexpr const char* kSegmentCreated = "segment.created";
+inline constexpr const char* kSegmentUpdated = "segment.updated";
+inline constexpr const char* kSegmentDeleted = "segment.deleted";
+inline constexpr const char* kSegmentRefreshed = "segment.refreshed";
 
 /// Schema version of every customer event payload.
 inline constexpr int kVersion = 1;
@@ -30,6 +37,7 @@ inline constexpr int kVersion = 1;
 inline constexpr const char* kAll[] = {
     kCustomerCreated, kCustomerUpdated, kCustomerStatusChanged, kCustomerOwnerChanged, kCustomerDeleted,
     kCustomerRestored, kCustomerPurged, kCustomerMerged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
-    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded};
+    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded, kSegmentCreated,
+    kSegmentUpdated, kSegmentDeleted, kSegmentRefreshed};
 
 }  // namespace crm::customer::events
