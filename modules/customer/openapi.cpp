@@ -131,6 +131,8 @@ void describe_customer_api(platform::Router& router) {
       query("created_before", "RFC 3339", str("date-time")),
       query("updated_after", "RFC 3339", str("date-time")),
       query("updated_before", "RFC 3339", str("date-time")),
+      query("segment_id", "Members of this segment (a dynamic one's filter evaluated now); 400 when the tenant has "
+                          "no such segment", str("uuid")),
       include_deleted,
   };
   d(HttpVerb::get, "/api/v1/customers",

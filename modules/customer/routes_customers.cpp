@@ -99,7 +99,7 @@ const std::set<std::string>& list_parameters() {
                                           "status",        "tier",           "type",           "owner_id",
                                           "tag",           "industry",       "country",        "created_after",
                                           "created_before", "updated_after", "updated_before", "include_deleted",
-                                          "q"};
+                                          "q",             "segment_id"};
   return p;
 }
 
@@ -259,9 +259,14 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     f.include_deleted = flag(req, "include_deleted");
     if (f.include_deleted) require_permission(req.context(), "customers:delete");
     if (auto text = req.query("q")) f.search_terms = parse_q(*text);
+    if (auto segment = req.query("segment_id")) {
+      require_permission(req.context(), "segments:read");
+      f.segment_id = *segment;
+      f.segment = segment_condition(cc, tenant_id, *segment);
+    }
     std::string canonical_sort;
     q.sort = parse_sort(req.query("sort"), !f.search_terms.empty(), canonical_sort);
-    // A cursor belongs to one tenant, one sort and one search.
+    // A cursor belongs to one tenant, one sort, one search and one segment.
     std::string scope = list_scope(tenant_id, canonical_sort, f);
     auto page = page_request(req, scope);
     return json_response(200, list_page(cc, tenant_id, std::move(q), page, scope));

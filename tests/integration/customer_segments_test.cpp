@@ -1,5 +1,5 @@
 // Customer segments: static (explicit members) and dynamic (a stored filter), their members,
-// refreshes, tenancy and permissions.
+// refreshes, the segment_id filter of customer listings, tenancy and permissions.
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -54,6 +54,15 @@ bj::object ids_body(const std::vector<std::string>& ids) {
   bj::array a;
   for (const auto& id : ids) a.emplace_back(id);
   return bj::object{{"customer_ids", a}};
+}
+
+/// Ids of a customer collection's first page (REQUIREs a 200).
+IdSet ids_at(HttpClient& client, const std::string& token, const std::string& target) {
+  auto r = call(client, "GET", target, token);
+  REQUIRE_MESSAGE(r.status == 200, target << ": " << r.body);
+  IdSet out;
+  for (const auto& c : data_of(r)) out.insert(id_of(c.as_object()));
+  return out;
 }
 
 /// The members GET /segments/{id}/customers lists, every page of them.
@@ -514,6 +523,97 @@ TEST_SUITE("integration/customer_segments") {
     }
   }
 
+  TEST_CASE("segment: segment_id filters GET /customers and search, composing with status, q, sort and the cursor") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "seg-filter-a", "owner@seg-filter-a.example");
+      auto b = register_tenant(client, "seg-filter-b", "owner@seg-filter-b.example");
+      auto alpha = new_customer(client, a.access, {{"name", "Batik Alpha"}, {"status", "active"}, {"tier", "gold"}});
+      auto beta = new_customer(client, a.access, {{"name", "Songket Beta"}, {"status", "lead"}, {"tier", "gold"}});
+      auto gamma = new_customer(client, a.access, {{"name", "Songket Gamma"}, {"status", "active"}});
+      auto delta = new_customer(client, a.access, {{"name", "Batik Delta"}, {"status", "active"}, {"tier", "gold"}});
+      auto s = str(static_segment(client, a.access, "Picked", {alpha, beta, gamma}).at("id"));
+      auto gold = str(dynamic_segment(client, a.access, "Gold", leaf("tier", "eq", "gold")).at("id"));
+      auto theirs = str(static_segment(client, b.access, "Theirs", {}).at("id"));
+
+      auto list = [&](const std::string& query) { return ids_at(client, a.access, "/api/v1/customers?" + query); };
+      CHECK(list("segment_id=" + s) == IdSet{alpha, beta, gamma});
+      CHECK(list("segment_id=" + s + "&status=active") == IdSet{alpha, gamma});
+      CHECK(list("segment_id=" + s + "&q=batik") == IdSet{alpha});
+      CHECK(list("segment_id=" + s + "&q=songket&status=lead") == IdSet{beta});
+      CHECK(list("segment_id=" + gold) == IdSet{alpha, beta, delta});
+      CHECK(list("segment_id=" + gold + "&q=batik") == IdSet{alpha, delta});
+      auto sorted = data_of(call(client, "GET", "/api/v1/customers?segment_id=" + s + "&sort=-name", a.access));
+      REQUIRE(sorted.size() == 3);
+      CHECK(str(sorted[0].at("name")) == "Songket Gamma");
+      CHECK(str(sorted[2].at("name")) == "Batik Alpha");
+      auto total = obj(call(client, "GET", "/api/v1/customers?segment_id=" + s + "&include_total=true&limit=1", a.access));
+      CHECK(total.at("page").at("total") == 3);
+      // The cursor belongs to its segment.
+      auto next = str(total.at("page").at("next_cursor"));
+      auto second = call(client, "GET", "/api/v1/customers?segment_id=" + s + "&limit=1&cursor=" + next, a.access);
+      REQUIRE(second.status == 200);
+      CHECK(data_of(second).size() == 1);
+      auto elsewhere = call(client, "GET", "/api/v1/customers?segment_id=" + gold + "&limit=1&cursor=" + next, a.access);
+      CHECK(elsewhere.status == 400);
+      CHECK(error_fields(elsewhere).count("cursor") == 1);
+      CHECK(call(client, "GET", "/api/v1/customers?limit=1&cursor=" + next, a.access).status == 400);
+
+      // An unknown, malformed or foreign segment is a 400 naming segment_id: never "it exists".
+      for (const auto& bad : {std::string(kUnknownId), std::string("nope"), theirs}) {
+        auto r = call(client, "GET", "/api/v1/customers?segment_id=" + bad, a.access);
+        CHECK(r.status == 400);
+        CHECK(error_fields(r) == std::set<std::string>{"segment_id"});
+      }
+      CHECK(ids_at(client, b.access, "/api/v1/customers?segment_id=" + theirs).empty());
+
+      // In a structured search, segment_id is a condition like any other.
+      auto search = [&](bj::value filter) {
+        auto r = call(client, "POST", "/api/v1/customers/search", a.access, js(bj::object{{"filter", filter}}));
+        REQUIRE_MESSAGE(r.status == 200, r.body);
+        IdSet out;
+        for (const auto& c : data_of(r)) out.insert(id_of(c.as_object()));
+        return out;
+      };
+      CHECK(search(leaf("segment_id", "eq", bj::value(s))) == IdSet{alpha, beta, gamma});
+      CHECK(search(leaf("segment_id", "neq", bj::value(s))) == IdSet{delta});
+      CHECK(search(leaf("segment_id", "in", bj::array{bj::value(s), bj::value(gold)})) == IdSet{alpha, beta, gamma, delta});
+      CHECK(search(bj::object{{"and", bj::array{leaf("segment_id", "eq", bj::value(s)), leaf("segment_id", "eq", bj::value(gold))}}}) ==
+            IdSet{alpha, beta});
+      CHECK(search(leaf("segment_id", "nin", bj::array{bj::value(gold)})) == IdSet{gamma});
+      auto unknown = call(client, "POST", "/api/v1/customers/search", a.access,
+                          js(bj::object{{"filter", leaf("segment_id", "in", bj::array{bj::value(s), bj::value(theirs)})}}));
+      CHECK(unknown.status == 422);
+      CHECK(error_fields(unknown) == std::set<std::string>{"filter.value[1]"});
+      bj::array many;
+      for (int i = 0; i < 21; ++i) many.push_back(leaf("segment_id", "neq", bj::value(gold)));
+      auto crowded = call(client, "POST", "/api/v1/customers/search", a.access,
+                          js(bj::object{{"filter", bj::object{{"and", many}}}}));
+      CHECK(crowded.status == 422);
+      CHECK(error_code_for(crowded, "filter.and[20].value") == "too_many");
+      auto op = call(client, "POST", "/api/v1/customers/search", a.access,
+                     js(bj::object{{"filter", leaf("segment_id", "is_null")}}));
+      CHECK(op.status == 422);
+      CHECK(error_fields(op) == std::set<std::string>{"filter.op"});
+
+      // A dynamic segment may build on a static one; the static one's changes show at once.
+      auto active_picked = str(dynamic_segment(client, a.access, "Active picked",
+                                               bj::object{{"and", bj::array{leaf("segment_id", "eq", bj::value(s)),
+                                                                            leaf("status", "eq", "active")}}})
+                                   .at("id"));
+      CHECK(members(client, a.access, active_picked) == IdSet{alpha, gamma});
+      REQUIRE(call(client, "POST", segment_path(s, "/members"), a.access, js(ids_body({delta}))).status == 200);
+      CHECK(members(client, a.access, active_picked) == IdSet{alpha, gamma, delta});
+      CHECK(list("segment_id=" + active_picked) == IdSet{alpha, gamma, delta});
+      // Once the static one is deleted the condition matches nobody.
+      REQUIRE(call(client, "DELETE", segment_path(s), a.access).status == 204);
+      CHECK(members(client, a.access, active_picked).empty());
+    }
+  }
+
   TEST_CASE("segment: another tenant's segments are 404 on every verb and its customers never appear") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);
@@ -555,6 +655,7 @@ TEST_SUITE("integration/customer_segments") {
                           js(bj::object{{"name", "Poach"}, {"type", "static"}, {"customer_ids", bj::array{bj::value(theirs)}}}));
       CHECK(foreign.status == 422);
       CHECK(error_fields(foreign) == std::set<std::string>{"customer_ids[0]"});
+      CHECK(call(client, "GET", "/api/v1/customers?segment_id=" + sid, a.access).status == 400);
       // The same name is free in each tenant.
       static_segment(client, a.access, "Theirs static", {});
 
@@ -589,6 +690,7 @@ TEST_SUITE("integration/customer_segments") {
         CHECK(call(client, "GET", "/api/v1/segments", reader->access).status == 200);
         CHECK(call(client, "GET", segment_path(id), reader->access).status == 200);
         CHECK(members(client, reader->access, id) == IdSet{c});
+        CHECK(ids_at(client, reader->access, "/api/v1/customers?segment_id=" + id) == IdSet{c});
         CHECK(call(client, "POST", "/api/v1/segments", reader->access,
                    js(bj::object{{"name", "Mine"}, {"type", "static"}})).status == 403);
         CHECK(call(client, "PUT", segment_path(id), reader->access, js(bj::object{{"name", "Mine"}})).status == 403);
@@ -738,5 +840,10 @@ TEST_SUITE("integration/customer_segments") {
     }
     CHECK(schemas.at("SegmentChange").at("properties").as_object().contains("added"));
     CHECK(schemas.at("SegmentCreate").at("properties").as_object().contains("customer_ids"));
+    bool documented = false;
+    for (const auto& p : paths.at("/api/v1/customers").at("get").at("parameters").as_array()) {
+      documented = documented || p.at("name") == "segment_id";
+    }
+    CHECK(documented);
   }
 }
