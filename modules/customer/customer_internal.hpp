@@ -395,5 +395,7 @@ void register_related_routes(platform::Router& router, CustomerContext& ctx);
 void register_segment_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
 void describe_segment_api(platform::Router& router);
+/// Demo mode: the demo tenant's segments, once (after its customers).
+void seed_demo_segments(CustomerContext& cc);
 
 }  // namespace crm::customer

@@ -295,7 +295,10 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   void start() override {
     module_.services.provide<CustomerDirectory>(std::shared_ptr<CustomerDirectory>(this, [](CustomerDirectory*) {}));
     // IAM starts first and seeds the demo tenant and its users.
-    if (module_.config.demo) seed_demo_customers(ctx_);
+    if (module_.config.demo) {
+      seed_demo_customers(ctx_);
+      seed_demo_segments(ctx_);
+    }
   }
 
   std::optional<CustomerSummary> find_customer(const std::string& tenant_id, const std::string& customer_id,
