@@ -10,6 +10,7 @@
 #include "crm/platform/http.hpp"
 #include "crm/platform/json.hpp"
 #include "crm/platform/module.hpp"
+#include "crm/platform/pagination.hpp"
 #include "crm/platform/time.hpp"
 #include "crm/platform/unit_of_work.hpp"
 #include "filter.hpp"
@@ -125,6 +126,21 @@ using FieldDefinitions = std::vector<FieldDefinition>;
 bj::object read_custom_fields(const bj::value& v, const FieldDefinitions* definitions, bool check_required,
                               const std::string& prefix, std::vector<platform::FieldError>& errors);
 
+/// A named group of customers: static (explicit member rows) or dynamic (a stored filter in
+/// the language of POST /customers/search, with a snapshot of its members at each refresh).
+struct SegmentRow {
+  std::string tenant_id, id, name, type = "static";
+  std::optional<std::string> description;
+  std::optional<std::string> filter;  // dynamic only: the filter's JSON text as given
+  std::int64_t member_count = 0;      // static: live members now; dynamic: at refreshed_at
+  std::optional<TimestampMs> refreshed_at;
+  std::string created_by;
+  int version = 1;
+  TimestampMs created_at = 0, updated_at = 0;
+  bool dynamic() const { return type == "dynamic"; }
+  bj::object to_json() const;
+};
+
 /// What a collection query filters and sorts by (already validated).
 struct SortKey {
   std::string field;  // a documented sort field
@@ -137,11 +153,20 @@ struct CustomerFilter {
   bool include_deleted = false;
   std::vector<std::string> search_terms;  // q=, already split into terms
   std::shared_ptr<const filter::Node> tree;  // a structured search's validated filter
+  std::optional<std::string> segment_id;     // segment_id=
+  std::shared_ptr<const filter::Node> segment;  // segment_id= as a resolved condition
 };
 struct CustomerQuery {
   CustomerFilter filter;
   std::vector<SortKey> sort;               // without the id tie-breaker
   std::optional<bj::object> after;         // cursor position: {"k": [...], "id": ...}
+  int limit = 25;
+};
+struct SegmentQuery {
+  std::optional<std::string> type;
+  std::optional<std::string> name_contains;  // q=, as a segment name key
+  SortKey sort{"name", false};               // name, created_at or updated_at
+  std::optional<bj::object> after;           // cursor position: {"k": value, "id": ...}
   int limit = 25;
 };
 
@@ -194,9 +219,9 @@ void delete_contact(soci::session& sql, const std::string& tenant_id, const std:
 void set_primary_contact(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                          const std::string& contact_id, TimestampMs now);
 
-/// Moves a customer's contacts, notes, activities and timeline to another customer of the
-/// tenant; moved contacts lose is_primary when the target already has a primary. Returns the
-/// numbers moved: {contacts, notes, activities}.
+/// Moves a customer's contacts, notes, activities, timeline and static segment memberships
+/// to another customer of the tenant; moved contacts lose is_primary when the target already
+/// has a primary. Returns the numbers moved: {contacts, notes, activities}.
 std::array<std::int64_t, 3> move_children(soci::session& sql, const std::string& tenant_id, const std::string& from,
                                           const std::string& to, TimestampMs now);
 
@@ -229,6 +254,51 @@ void delete_field_definition(soci::session& sql, const std::string& tenant_id, c
 /// Removes a custom field's values from every customer of the tenant that has one (each such
 /// customer's version moves on); the number of customers changed.
 std::int64_t strip_custom_field(soci::session& sql, const std::string& tenant_id, const std::string& key);
+
+/// Takes the tenant's segment write lock until the transaction ends, so the name check
+/// before an insert or a rename cannot race another one.
+void lock_segments(soci::session& sql, const std::string& tenant_id);
+/// Takes one segment's row lock until the transaction ends (concurrent refreshes queue).
+void lock_segment(soci::session& sql, const std::string& tenant_id, const std::string& id);
+std::optional<SegmentRow> segment(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// The id of the tenant's segment with this name key, if any.
+std::optional<std::string> segment_with_name(soci::session& sql, const std::string& tenant_id,
+                                             const std::string& name_key);
+void insert_segment(soci::session& sql, const SegmentRow& s, const std::string& name_key);
+/// Writes name, description and filter when the stored version is still `expected_version`,
+/// bumping it; false when somebody else changed it first.
+bool update_segment(soci::session& sql, const SegmentRow& s, const std::string& name_key, int expected_version);
+/// Records a recount: member_count and refreshed_at (no version change: both are computed).
+void set_segment_count(soci::session& sql, const std::string& tenant_id, const std::string& id, std::int64_t count,
+                       TimestampMs refreshed_at);
+void delete_segment(soci::session& sql, const std::string& tenant_id, const std::string& id);
+std::vector<SegmentRow> list_segments(soci::session& sql, const std::string& tenant_id, const SegmentQuery& q);
+std::int64_t count_segments(soci::session& sql, const std::string& tenant_id, const SegmentQuery& q);
+/// Those of `ids` that are live (not deleted) customers of the tenant.
+std::vector<std::string> live_customers_among(soci::session& sql, const std::string& tenant_id,
+                                              const std::vector<std::string>& ids);
+/// The customer ids of a segment's member rows (deleted customers included).
+std::vector<std::string> member_ids(soci::session& sql, const std::string& tenant_id, const std::string& segment_id);
+/// Those of `customer_ids` that have a member row in the segment.
+std::vector<std::string> members_among(soci::session& sql, const std::string& tenant_id, const std::string& segment_id,
+                                       const std::vector<std::string>& customer_ids);
+/// Adds member rows (present ones are kept); returns how many were new.
+std::int64_t add_members(soci::session& sql, const std::string& tenant_id, const std::string& segment_id,
+                         const std::vector<std::string>& customer_ids, TimestampMs now);
+/// Removes member rows; returns how many there were.
+std::int64_t remove_members(soci::session& sql, const std::string& tenant_id, const std::string& segment_id,
+                            const std::vector<std::string>& customer_ids);
+/// Member rows whose customer is live.
+std::int64_t count_live_members(soci::session& sql, const std::string& tenant_id, const std::string& segment_id);
+/// Makes a segment's member rows exactly the live customers `f` matches; returns
+/// {added, removed}.
+std::pair<std::int64_t, std::int64_t> replace_segment_snapshot(soci::session& sql, const std::string& tenant_id,
+                                                              const std::string& segment_id, const CustomerFilter& f,
+                                                              TimestampMs now);
+/// Moves a customer's static segment memberships to another customer of the tenant (a
+/// merge); dynamic snapshots are left to their next refresh.
+void move_static_memberships(soci::session& sql, const std::string& tenant_id, const std::string& from,
+                             const std::string& to);
 
 bool is_postgres(soci::session& sql);
 /// Rewrites the customer's search document from its row, contacts and notes (removes it when
@@ -268,6 +338,14 @@ std::vector<std::string> apply_customer_body(const bj::value& body, Mode mode, c
 
 /// {field: {old, new}} of the fields whose JSON differs.
 bj::object changes(const bj::object& before, const bj::object& after, const std::vector<std::string>& fields);
+
+/// The cursor scope of a customer listing: one tenant, one sort, one search, one segment and,
+/// for a structured search, one filter (`filter_text`).
+std::string list_scope(const std::string& tenant_id, const std::string& canonical_sort, const CustomerFilter& f,
+                       const std::optional<std::string>& filter_text = std::nullopt);
+/// `sort` of a customer listing (GET ?sort= or a search body's "sort"); 400 naming sort.
+/// `canonical` receives the normalized text cursors are bound to.
+std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool searching, std::string& canonical);
 
 /// Shared state of the module.
 struct CustomerContext {
@@ -313,6 +391,33 @@ struct CustomerContext {
   mutable std::mutex defaults_mutex;
   mutable std::map<std::string, std::pair<TenantDefaults, TimestampMs>> defaults_cache;
 };
+
+/// One page of customers for a query: the rows at the page's position, the next cursor and,
+/// when asked, the total. Takes a connection of its own.
+bj::object list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q,
+                     const platform::PageRequest& page, const std::string& scope);
+
+// ---- segments ----
+
+/// Filter options for the tenant: amounts in its currency. Asks IAM (cached), so callers
+/// ask before taking a connection.
+filter::ParseOptions filter_options(CustomerContext& cc, const std::string& tenant_id);
+/// Resolves the segment_id conditions of a parsed filter against the tenant's segments;
+/// unknown ids are problems at their path. `for_segment`: the filter of a dynamic segment,
+/// which may name static segments only (so a segment never depends on itself).
+void resolve_segments(soci::session& sql, const std::string& tenant_id, filter::Node& tree,
+                      const filter::ParseOptions& options, bool for_segment, std::vector<platform::FieldError>& problems);
+/// The segment as a condition "customer is a member": a dynamic segment's stored filter
+/// (re-validated; 409 when it no longer applies), else its member rows.
+filter::SegmentRef segment_ref(const SegmentRow& s, const filter::ParseOptions& options);
+/// `segment_id=` of a customer listing: 400 naming segment_id unless it is a segment of the
+/// tenant (another tenant's is indistinguishable from none).
+std::shared_ptr<const filter::Node> segment_condition(CustomerContext& cc, const std::string& tenant_id,
+                                                      const std::string& segment_id);
+
+/// Validates a POST /segments body and creates the segment in the unit of work (whose tenant
+/// and actor it takes): name check, members or first snapshot, segment.created.
+SegmentRow create_segment(UnitOfWork& uow, const bj::value& body, const filter::ParseOptions& options);
 
 /// Publishes a customer-module event on the unit of work.
 void publish(UnitOfWork& uow, const char* type, const std::string& aggregate_type, const std::string& aggregate_id,
@@ -365,5 +470,10 @@ void register_batch_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
 /// After describe_customer_api, whose schemas it refers to.
 void describe_batch_api(platform::Router& router);
+void register_segment_routes(platform::Router& router, CustomerContext& ctx);
+void describe_customer_api(platform::Router& router);
+void describe_segment_api(platform::Router& router);
+/// Demo mode: the demo tenant's segments, once (after its customers).
+void seed_demo_segments(CustomerContext& cc);
 
 }  // namespace crm::customer

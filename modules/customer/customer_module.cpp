@@ -399,8 +399,10 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     register_related_routes(router, ctx_);
     register_field_routes(router, ctx_);
     register_batch_routes(router, ctx_);
+    register_segment_routes(router, ctx_);
     describe_customer_api(router);
     describe_batch_api(router);
+    describe_segment_api(router);
   }
 
   void subscribe(EventBus& bus) override {
@@ -435,7 +437,10 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     module_.services.provide<CustomerDirectory>(std::shared_ptr<CustomerDirectory>(this, [](CustomerDirectory*) {}));
     rebuild_search_index_if_empty();
     // IAM starts first and seeds the demo tenant and its users.
-    if (module_.config.demo) seed_demo_customers(ctx_);
+    if (module_.config.demo) {
+      seed_demo_customers(ctx_);
+      seed_demo_segments(ctx_);
+    }
   }
 
   std::optional<CustomerSummary> find_customer(const std::string& tenant_id, const std::string& customer_id,

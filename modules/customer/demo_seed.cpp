@@ -1,7 +1,8 @@
 // Demo data (SPEC section 9): the customers of Kilang Desa Murni Batik, a batik maker of
-// Kelantan, with contacts, notes and activities, owned by the demo users. Everything goes
-// through the same validation and writes as the API (codes, slugs, events, audit, timeline,
-// search index), in one unit of work, and only into a demo tenant that has no customers yet.
+// Kelantan, with contacts, notes and activities, owned by the demo users, and the segments
+// marketing keeps of them. Everything goes through the same validation and writes as the API
+// (codes, slugs, events, audit, timeline, search index), in one unit of work each, and only
+// into a demo tenant that has none of them yet.
 #include "customer_internal.hpp"
 
 #include "crm/iam/iam_module.hpp"
@@ -242,6 +243,70 @@ void seed_demo_customers(CustomerContext& cc) {
                                      {"contacts", contacts},
                                      {"notes", notes},
                                      {"activities", activities}});
+}
+
+void seed_demo_segments(CustomerContext& cc) {
+  auto iam = cc.iam();
+  auto tenant = iam->tenant_by_slug(kDemoTenantSlug);
+  if (!tenant) return;
+  const iam::UserInfo* marketing = nullptr;
+  auto members = iam->active_members(tenant->id);
+  for (const auto& m : members) {
+    if (std::find(m.roles.begin(), m.roles.end(), "marketing") != m.roles.end()) marketing = &m;
+  }
+  if (!marketing) return;  // not the demo tenant as IAM seeds it
+  auto options = filter_options(cc, tenant->id);
+  SegmentQuery any;
+  any.limit = 1;
+  {
+    auto lease = cc.db.acquire();
+    if (store::count_live_customers(*lease, tenant->id) == 0 || store::count_segments(*lease, tenant->id, any) > 0) {
+      return;
+    }
+  }
+  RequestContext ctx;
+  ctx.request_id = new_uuid_v7();
+  ctx.correlation_id = ctx.request_id;
+  ctx.tenant_id = tenant->id;
+  ctx.actor_id = marketing->id;
+  auto leaf = [](const char* field, const char* op, bj::value value) {
+    return bj::object{{"field", field}, {"op", op}, {"value", std::move(value)}};
+  };
+  int seeded = 0;
+  cc.uow.run(ctx, [&](UnitOfWork& uow) {
+    // The static list: the active wholesale accounts as they are today, picked by hand.
+    CustomerQuery wholesale;
+    wholesale.filter.tag = "wholesale";
+    wholesale.filter.statuses = {"active"};
+    wholesale.sort = {SortKey{"name", false}};
+    wholesale.limit = 200;
+    bj::array ids;
+    for (const auto& c : store::list_customers(uow.sql(), tenant->id, wholesale)) ids.emplace_back(c.id);
+    const bj::object segments[] = {
+        {{"name", "Wholesale partners"},
+         {"description", "Active wholesale accounts that get the trade price list and early access to new motifs."},
+         {"type", "static"},
+         {"customer_ids", ids}},
+        {{"name", "Gold and platinum in Malaysia"},
+         {"description", "Top-tier customers with a Malaysian address: invitations to the Kota Bharu showroom."},
+         {"type", "dynamic"},
+         {"filter", bj::object{{"and", bj::array{leaf("tier", "in", bj::array{"gold", "platinum"}),
+                                                 leaf("country", "eq", "MY")}}}}},
+        {{"name", "Customers abroad"},
+         {"description", "No Malaysian address: export pricing and shipping in SGD or IDR."},
+         {"type", "dynamic"},
+         {"filter", leaf("country", "nin", bj::array{"MY"})}},
+        {{"name", "Leads and prospects"},
+         {"description", "Not buying yet: the new-season catalogue campaign."},
+         {"type", "dynamic"},
+         {"filter", leaf("status", "in", bj::array{"lead", "prospect"})}},
+    };
+    for (const auto& body : segments) {
+      create_segment(uow, body, options);
+      ++seeded;
+    }
+  });
+  log_info("demo segments seeded", {{"tenant", kDemoTenantSlug}, {"segments", seeded}});
 }
 
 }  // namespace crm::customer

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <regex>
+#include <stdexcept>
 
 namespace crm::customer::filter {
 
@@ -62,6 +63,7 @@ constexpr FieldSpec kFields[] = {
     {"lifetime_value", Kind::amount, "c.lifetime_value_minor", nullptr, nullptr},
     {"tag", Kind::membership, "tag", nullptr, nullptr},
     {"country", Kind::membership, "country", nullptr, nullptr},
+    {"segment_id", Kind::segment, "", nullptr, nullptr},
 };
 
 const FieldSpec* field_spec(std::string_view name) {
@@ -81,6 +83,8 @@ bool op_allowed(Kind kind, Op op) {
     case Kind::membership:
       return op == Op::eq || op == Op::neq || op == Op::in || op == Op::nin || op == Op::is_null ||
              op == Op::is_not_null;
+    case Kind::segment:
+      return op == Op::eq || op == Op::neq || op == Op::in || op == Op::nin;
     case Kind::timestamp:
     case Kind::amount:
       return op != Op::contains && op != Op::starts_with;
@@ -97,6 +101,7 @@ const char* kind_name(Kind kind) {
     case Kind::amount: return "an amount";
     case Kind::membership: return "a membership";
     case Kind::custom: return "a custom";
+    case Kind::segment: return "a segment";
   }
   return "a";
 }
@@ -221,6 +226,7 @@ class Parser {
     }
     const auto* value = o.if_contains("value");
     std::string vpath = path + ".value";
+    l.path = vpath;
     if (l.op == Op::is_null || l.op == Op::is_not_null) {
       if (value && !value->is_null()) {
         error(vpath, "unexpected", std::string(op_name(l.op)) + " takes no value.");
@@ -239,8 +245,9 @@ class Parser {
         error(vpath, "empty", std::string(op_name(l.op)) + " needs at least one value.");
         return std::nullopt;
       }
-      if (a.size() > 100) {
-        error(vpath, "too_many", "At most 100 values.");
+      std::size_t most = l.kind == Kind::segment ? kMaxSegmentValues : 100;
+      if (a.size() > most) {
+        error(vpath, "too_many", "At most " + std::to_string(most) + " values.");
         return std::nullopt;
       }
       for (std::size_t i = 0; i < a.size(); ++i) ok = scalar(l, spec, a[i], vpath + "[" + std::to_string(i) + "]") && ok;
@@ -338,6 +345,12 @@ class Parser {
         l.values.emplace_back(std::move(s));
         return true;
       }
+      case Kind::segment: {
+        if (!v.is_string()) return fail("type", "Must be a text.");
+        if (!platform::is_uuid(v.get_string())) return fail("invalid", "Must be a segment id.");
+        l.values.emplace_back(std::string(v.get_string()));
+        return true;
+      }
       case Kind::custom: {
         if (v.is_string()) {
           if (v.get_string().size() > 2000) return fail("too_long", "At most 2000 characters.");
@@ -407,6 +420,7 @@ class Compiler {
 
   std::string leaf(const Leaf& l) {
     if (l.kind == Kind::membership) return membership(l);
+    if (l.kind == Kind::segment) return segment(l);
     if (l.kind == Kind::custom) return custom(l);
     std::string column = field_spec(l.field)->column;
     return compare(l, [column] { return column; }, [this](const Scalar& v) { return bind_(v); });
@@ -512,6 +526,25 @@ class Compiler {
     return "(1 = 0)";
   }
 
+  /// In any of the segments: a dynamic one's filter inline, else its stored member rows.
+  std::string segment(const Leaf& l) {
+    if (l.segments.size() != l.values.size()) throw std::logic_error("filter: an unresolved segment_id condition");
+    std::string any = "(";
+    for (std::size_t i = 0; i < l.segments.size(); ++i) {
+      if (i) any += " OR ";
+      const auto& s = l.segments[i];
+      if (s.filter) {
+        any += node(*s.filter);
+      } else {
+        any += "EXISTS (SELECT 1 FROM customer_segment_members m WHERE m.tenant_id = c.tenant_id AND m.segment_id = ";
+        any += bind_(Scalar(s.id));
+        any += " AND m.customer_id = c.id)";
+      }
+    }
+    any += ")";
+    return l.op == Op::neq || l.op == Op::nin ? "(NOT " + any + ")" : any;
+  }
+
   enum class JsonType { text, number, boolean };
 
   static JsonType type_of(const Scalar& v) {
@@ -615,6 +648,35 @@ std::optional<Node> parse(const bj::value& value, const std::string& path, const
                                 "A filter has at most " + std::to_string(kMaxLeaves) + " conditions."});
   }
   if (errors.size() != before) return std::nullopt;
+  return n;
+}
+
+namespace {
+
+void collect_segments(Node& n, std::vector<Leaf*>& out) {
+  if (n.type == Node::Type::leaf) {
+    if (n.leaf.kind == Kind::segment) out.push_back(&n.leaf);
+    return;
+  }
+  for (auto& child : n.children) collect_segments(child, out);
+}
+
+}  // namespace
+
+std::vector<Leaf*> segment_conditions(Node& node) {
+  std::vector<Leaf*> out;
+  collect_segments(node, out);
+  return out;
+}
+
+Node in_segment(SegmentRef segment) {
+  Node n;
+  n.type = Node::Type::leaf;
+  n.leaf.field = "segment_id";
+  n.leaf.kind = Kind::segment;
+  n.leaf.op = Op::eq;
+  n.leaf.values.emplace_back(segment.id);
+  n.leaf.segments.push_back(std::move(segment));
   return n;
 }
 

@@ -131,6 +131,8 @@ void describe_customer_api(platform::Router& router) {
       query("created_before", "RFC 3339", str("date-time")),
       query("updated_after", "RFC 3339", str("date-time")),
       query("updated_before", "RFC 3339", str("date-time")),
+      query("segment_id", "Members of this segment (a dynamic one's filter evaluated now); 400 when the tenant has "
+                          "no such segment", str("uuid")),
       include_deleted,
   };
   d(HttpVerb::get, "/api/v1/customers",
@@ -153,7 +155,8 @@ void describe_customer_api(platform::Router& router) {
   bj::object field_schema = str();
   field_schema["description"] =
       "status, tier, type, owner_id, industry, name, legal_name, email, phone, code, external_id, created_at, "
-      "updated_at, tag (membership), country (of any address), credit_limit, lifetime_value, or custom.<key>";
+      "updated_at, tag (membership), country (of any address), credit_limit, lifetime_value, segment_id (eq, neq, "
+      "in, nin: membership of segments; a segment's own filter may name static segments only), or custom.<key>";
   router.add_schema("CustomerFilterCondition",
                     object({{"field", field_schema},
                             {"op", enum_of({"eq", "neq", "in", "nin", "lt", "lte", "gt", "gte", "between", "contains",

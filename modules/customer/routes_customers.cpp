@@ -55,11 +55,20 @@ const std::set<std::string>& list_parameters() {
                                           "status",        "tier",           "type",           "owner_id",
                                           "tag",           "industry",       "country",        "created_after",
                                           "created_before", "updated_after", "updated_before", "include_deleted",
-                                          "q"};
+                                          "q",             "segment_id"};
   return p;
 }
 
-/// `sort` of a customer listing (GET ?sort= or a search body's "sort"); 400 naming sort.
+/// `q` of a customer listing split into search terms; 400 naming q.
+std::vector<std::string> parse_q(const std::string& text) {
+  if (text.size() > 500) throw Error::bad_parameter("q", "At most 500 characters.");
+  auto terms = domain::search_terms(text);
+  if (terms.empty()) throw Error::bad_parameter("q", "Give at least one word or number to search for.");
+  return terms;
+}
+
+}  // namespace
+
 std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool searching, std::string& canonical) {
   static const std::set<std::string> fields = {"name",       "code",           "status",      "created_at",
                                                "updated_at", "lifetime_value", "credit_limit"};
@@ -91,25 +100,15 @@ std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool se
   return keys;
 }
 
-/// `q` of a customer listing split into search terms; 400 naming q.
-std::vector<std::string> parse_q(const std::string& text) {
-  if (text.size() > 500) throw Error::bad_parameter("q", "At most 500 characters.");
-  auto terms = domain::search_terms(text);
-  if (terms.empty()) throw Error::bad_parameter("q", "Give at least one word or number to search for.");
-  return terms;
-}
-
-/// The scope a listing's cursors are bound to: one tenant, one sort, one search and, for a
-/// structured search, one filter (`filter_text`).
 std::string list_scope(const std::string& tenant_id, const std::string& canonical_sort, const CustomerFilter& f,
-                       const std::optional<std::string>& filter_text = std::nullopt) {
+                       const std::optional<std::string>& filter_text) {
   std::string scope = "customers:" + tenant_id + ":" + canonical_sort;
   for (const auto& t : f.search_terms) scope += ":" + t;
+  if (f.segment_id) scope += "\nsegment:" + *f.segment_id;
   if (filter_text) scope += "\nfilter:" + *filter_text;
   return scope;
 }
 
-/// One page of customers: the query at the page's position, the next cursor, the total.
 bj::object list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q, const PageRequest& page,
                      const std::string& scope) {
   q.limit = page.limit + 1;
@@ -127,6 +126,8 @@ bj::object list_page(CustomerContext& cc, const std::string& tenant_id, Customer
   if (page.include_total) total = store::count_customers(*lease, tenant_id, q.filter);
   return page_response(std::move(items), page, next, scope, total);
 }
+
+namespace {
 
 /// GET of one customer with `?include=` relations embedded (each needs its read permission).
 bj::object with_includes(soci::session& sql, const Request& req, const CustomerRow& c) {
@@ -214,9 +215,14 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     f.include_deleted = flag(req, "include_deleted");
     if (f.include_deleted) require_permission(req.context(), "customers:delete");
     if (auto text = req.query("q")) f.search_terms = parse_q(*text);
+    if (auto segment = req.query("segment_id")) {
+      require_permission(req.context(), "segments:read");
+      f.segment_id = *segment;
+      f.segment = segment_condition(cc, tenant_id, *segment);
+    }
     std::string canonical_sort;
     q.sort = parse_sort(req.query("sort"), !f.search_terms.empty(), canonical_sort);
-    // A cursor belongs to one tenant, one sort and one search.
+    // A cursor belongs to one tenant, one sort, one search and one segment.
     std::string scope = list_scope(tenant_id, canonical_sort, f);
     auto page = page_request(req, scope);
     return json_response(200, list_page(cc, tenant_id, std::move(q), page, scope));
@@ -238,6 +244,11 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
     std::vector<FieldError> problems;
     std::optional<filter::Node> tree;
     if (filter_value && !filter_value->is_null()) tree = filter::parse(*filter_value, "filter", options, problems);
+    if (tree && !filter::segment_conditions(*tree).empty()) {
+      require_permission(req.context(), "segments:read");
+      auto lease = cc.db.acquire();
+      resolve_segments(*lease, tenant_id, *tree, options, false, problems);
+    }
     for (const auto& p : problems) r.add_error(p.field, p.code, p.message);
     auto text_of = [&r](const bj::value* v, const char* name) -> std::optional<std::string> {
       if (!v || v->is_null()) return std::nullopt;

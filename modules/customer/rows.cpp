@@ -133,6 +133,23 @@ bj::object TimelineRow::to_json() const {
                     {"occurred_at", platform::format_rfc3339(occurred_at)}};
 }
 
+bj::object SegmentRow::to_json() const {
+  bj::value filter_json = nullptr;
+  if (filter) filter_json = platform::json::parse_relaxed(*filter);
+  return bj::object{{"id", id},
+                    {"tenant_id", tenant_id},
+                    {"name", name},
+                    {"description", opt(description)},
+                    {"type", type},
+                    {"filter", std::move(filter_json)},
+                    {"member_count", member_count},
+                    {"refreshed_at", opt_time(refreshed_at)},
+                    {"created_by", created_by.empty() ? bj::value(nullptr) : bj::value(created_by)},
+                    {"version", version},
+                    {"created_at", platform::format_rfc3339(created_at)},
+                    {"updated_at", platform::format_rfc3339(updated_at)}};
+}
+
 bj::object changes(const bj::object& before, const bj::object& after, const std::vector<std::string>& fields) {
   bj::object out;
   for (const auto& f : fields) {

@@ -1,10 +1,9 @@
 // All customer SQL, with bound parameters only. Every statement is scoped by tenant.
 #include "customer_internal.hpp"
+#include "store_binder.hpp"
 
 #include <soci/soci.h>
 
-#include <deque>
-#include <functional>
 #include <type_traits>
 #include <variant>
 
@@ -45,40 +44,6 @@ struct OptNumber {
       ind = soci::i_ok;
     }
   }
-};
-
-/// Parameters of a statement built at run time, bound in the order they were added.
-class Binder {
- public:
-  std::string add(std::string v) {
-    strings_.push_back(std::move(v));
-    const std::string* p = &strings_.back();
-    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
-    return next_name();
-  }
-  std::string add(long long v) {
-    numbers_.push_back(v);
-    const long long* p = &numbers_.back();
-    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
-    return next_name();
-  }
-  std::string add(double v) {
-    reals_.push_back(v);
-    const double* p = &reals_.back();
-    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
-    return next_name();
-  }
-  void bind(soci::statement& st) const {
-    for (const auto& u : uses_) u(st);
-  }
-
- private:
-  std::string next_name() { return ":p" + std::to_string(count_++); }
-  std::deque<std::string> strings_;
-  std::deque<long long> numbers_;
-  std::deque<double> reals_;
-  std::vector<std::function<void(soci::statement&)>> uses_;
-  int count_ = 0;
 };
 
 template <class Fetch>
@@ -289,19 +254,20 @@ std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, c
   if (f.created_before) where += " AND c.created_at < " + b.add(static_cast<long long>(*f.created_before));
   if (f.updated_after) where += " AND c.updated_at > " + b.add(static_cast<long long>(*f.updated_after));
   if (f.updated_before) where += " AND c.updated_at < " + b.add(static_cast<long long>(*f.updated_before));
-  if (f.tree) {
-    where += " AND ";
-    where += filter::to_sql(*f.tree, is_postgres(sql) ? filter::Dialect::postgres : filter::Dialect::sqlite,
-                            [&b](const filter::Scalar& v) {
-                              return std::visit(
-                                  [&b](const auto& x) {
-                                    using T = std::decay_t<decltype(x)>;
-                                    if constexpr (std::is_same_v<T, bool>) return b.add(std::string(x ? "true" : "false"));
-                                    else return b.add(x);
-                                  },
-                                  v);
-                            });
-  }
+  auto compile = [&](const filter::Node& tree) {
+    return filter::to_sql(tree, is_postgres(sql) ? filter::Dialect::postgres : filter::Dialect::sqlite,
+                          [&b](const filter::Scalar& v) {
+                            return std::visit(
+                                [&b](const auto& x) {
+                                  using T = std::decay_t<decltype(x)>;
+                                  if constexpr (std::is_same_v<T, bool>) return b.add(std::string(x ? "true" : "false"));
+                                  else return b.add(x);
+                                },
+                                v);
+                          });
+  };
+  if (f.segment) where += " AND " + compile(*f.segment);
+  if (f.tree) where += " AND " + compile(*f.tree);
   return where;
 }
 
@@ -470,7 +436,8 @@ std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::strin
 
 void purge_customer(soci::session& sql, const std::string& tenant_id, const std::string& id) {
   // Children first: SQLite enforces the foreign keys only when the connection turned them on.
-  for (const char* table : {"customer_timeline", "customer_activities", "customer_notes", "customer_contacts"}) {
+  for (const char* table : {"customer_timeline", "customer_activities", "customer_notes", "customer_contacts",
+                            "customer_segment_members"}) {
     sql << std::string("DELETE FROM ") + table + " WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
         soci::use(id);
   }
@@ -594,6 +561,43 @@ std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, c
   st.define_and_bind();
   st.execute(true);
   return n;
+}
+
+std::pair<std::int64_t, std::int64_t> replace_segment_snapshot(soci::session& sql, const std::string& tenant_id,
+                                                              const std::string& segment_id, const CustomerFilter& f,
+                                                              TimestampMs now) {
+  auto run = [&sql](const std::string& text, const Binder& b) {
+    soci::statement st(sql);
+    b.bind(st);
+    st.alloc();
+    st.prepare(text);
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<std::int64_t>(st.get_affected_rows());
+  };
+  // Both statements select the matching customers in SQL: a snapshot never passes through
+  // memory, however many customers a filter matches.
+  Binder gone;
+  std::string remove = "DELETE FROM customer_segment_members WHERE tenant_id = " + gone.add(tenant_id);
+  remove += " AND segment_id = " + gone.add(segment_id);
+  remove += " AND customer_id NOT IN (SELECT c.id FROM customer_customers c WHERE ";
+  remove += filter_sql(sql, f, gone, tenant_id);
+  remove += ")";
+  auto removed = run(remove, gone);
+  Binder fresh;
+  std::string add = "INSERT INTO customer_segment_members (tenant_id, segment_id, customer_id, added_at)"
+                    " SELECT c.tenant_id, CAST(";
+  add += fresh.add(segment_id);
+  add += " AS TEXT), c.id, CAST(";
+  add += fresh.add(static_cast<long long>(now));
+  add += " AS BIGINT) FROM customer_customers c WHERE ";
+  add += filter_sql(sql, f, fresh, tenant_id);
+  add += " AND NOT EXISTS (SELECT 1 FROM customer_segment_members x WHERE x.tenant_id = c.tenant_id"
+         " AND x.segment_id = ";
+  add += fresh.add(segment_id);
+  add += " AND x.customer_id = c.id)";
+  auto added = run(add, fresh);
+  return {added, removed};
 }
 
 }  // namespace crm::customer::store

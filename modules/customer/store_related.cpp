@@ -294,6 +294,7 @@ std::array<std::int64_t, 3> move_children(soci::session& sql, const std::string&
   }
   sql << "UPDATE customer_timeline SET customer_id = :to WHERE tenant_id = :t AND customer_id = :c", soci::use(to),
       soci::use(tenant_id), soci::use(from);
+  move_static_memberships(sql, tenant_id, from, to);
   return moved;
 }
 

@@ -1,7 +1,8 @@
-// Demo mode seeds the batik maker's customers (SPEC section 9) once, through the same
-// validation and writes as the API.
+// Demo mode seeds the batik maker's customers and segments (SPEC section 9) once, through the
+// same validation and writes as the API.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 #include "support/harness.hpp"
@@ -21,7 +22,7 @@ std::int64_t total_of(HttpClient& client, const std::string& token, const std::s
 }  // namespace
 
 TEST_SUITE("integration/customer_demo") {
-  TEST_CASE("customer: demo mode seeds 200 customers with contacts, notes and activities, once") {
+  TEST_CASE("customer: demo mode seeds 200 customers with contacts, notes, activities and segments, once") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);
       TestDatabase db(backend);
@@ -61,12 +62,43 @@ TEST_SUITE("integration/customer_demo") {
         CHECK(data_of(call(client, "GET", "/api/v1/customers?q=batik", owner.access)).size() > 0);
         CHECK(data_of(call(client, "GET", "/api/v1/activities/review-queue", owner.access)).size() > 0);
         CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'customer.created'") == 200);
+
+        // Marketing's segments: a hand-picked static one and dynamic ones that match what the
+        // same filters find on GET /customers.
+        auto segments = call(client, "GET", "/api/v1/segments?limit=200", owner.access);
+        REQUIRE(segments.status == 200);
+        std::map<std::string, bj::object> by_name;
+        for (const auto& s : data_of(segments)) by_name[str(s.at("name"))] = s.as_object();
+        REQUIRE(by_name.size() == 4);
+        auto marketing = login(client, "marketing@demo.test", "demo-password-2026");
+        for (const auto& [name, s] : by_name) {
+          CAPTURE(name);
+          CHECK(s.at("created_by") == bj::value(marketing.user_id));
+          CHECK(s.at("member_count").as_int64() > 0);
+          CHECK(total_of(client, owner.access, "&segment_id=" + str(s.at("id"))) == s.at("member_count").as_int64());
+        }
+        REQUIRE(by_name.count("Wholesale partners"));
+        CHECK(by_name["Wholesale partners"].at("type") == "static");
+        CHECK(by_name["Wholesale partners"].at("member_count").as_int64() ==
+              total_of(client, owner.access, "&tag=wholesale&status=active"));
+        REQUIRE(by_name.count("Gold and platinum in Malaysia"));
+        CHECK(by_name["Gold and platinum in Malaysia"].at("type") == "dynamic");
+        CHECK(by_name["Gold and platinum in Malaysia"].at("member_count").as_int64() ==
+              total_of(client, owner.access, "&tier=gold,platinum&country=MY"));
+        REQUIRE(by_name.count("Customers abroad"));
+        CHECK(by_name["Customers abroad"].at("member_count").as_int64() ==
+              200 - total_of(client, owner.access, "&country=MY"));
+        REQUIRE(by_name.count("Leads and prospects"));
+        CHECK(by_name["Leads and prospects"].at("member_count").as_int64() ==
+              total_of(client, owner.access, "&status=lead,prospect"));
+        CHECK(db.scalar("SELECT COUNT(*) FROM iam_audit_log WHERE action = 'segment.created'") == 4);
       }
       // A restart on the same database adds nothing.
       ServerProcess again(db, {}, {"--demo"}, crm_binary_path());
       HttpClient client(again.port());
       auto owner = login(client, "owner@demo.test", "demo-password-2026");
       CHECK(total_of(client, owner.access, "") == 200);
+      CHECK(db.scalar("SELECT COUNT(*) FROM customer_segments") == 4);
     }
   }
 }

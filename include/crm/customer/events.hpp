@@ -1,7 +1,7 @@
 #pragma once
 /// The events the customer module publishes: the contract other modules may depend on.
-/// Every customer payload carries `customer_id`; updates carry `changes` ({field: {old, new}}), which
-/// is also what the audit log records.
+/// Every payload carries `customer_id` (segment events: `segment_id`); updates carry
+/// `changes` ({field: {old, new}}), which is also what the audit log records.
 
 namespace crm::customer::events {
 
@@ -27,6 +27,13 @@ inline constexpr const char* kTimelineEntryAdded = "timeline.entry_added";
 inline constexpr const char* kCustomFieldCreated = "custom_field.created";
 inline constexpr const char* kCustomFieldUpdated = "custom_field.updated";
 inline constexpr const char* kCustomFieldDeleted = "custom_field.deleted";
+/// Segments: payloads carry segment_id, name, type and changes; segment.updated of a static
+/// segment's members also `members` {added: [customer ids], removed: [...]}, and
+/// segment.refreshed the counts `added` and `removed`.
+inline constexpr const char* kSegmentCreated = "segment.created";
+inline constexpr const char* kSegmentUpdated = "segment.updated";
+inline constexpr const char* kSegmentDeleted = "segment.deleted";
+inline constexpr const char* kSegmentRefreshed = "segment.refreshed";
 
 /// Schema version of every customer event payload.
 inline constexpr int kVersion = 1;
@@ -35,7 +42,7 @@ inline constexpr int kVersion = 1;
 inline constexpr const char* kAll[] = {
     kCustomerCreated, kCustomerUpdated, kCustomerStatusChanged, kCustomerOwnerChanged, kCustomerDeleted,
     kCustomerRestored, kCustomerPurged, kCustomerMerged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
-    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded, kCustomFieldCreated, kCustomFieldUpdated,
-    kCustomFieldDeleted};
+    kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded, kCustomFieldCreated,
+    kCustomFieldUpdated, kCustomFieldDeleted, kSegmentCreated, kSegmentUpdated, kSegmentDeleted, kSegmentRefreshed};
 
 }  // namespace crm::customer::events
