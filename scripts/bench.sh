@@ -307,10 +307,12 @@ for c in customers:
 words = sorted(words)
 with open(f"{work}/paths-search.txt", "w") as f:
     for c in random.sample(customers, 200):
-        name = c["name"].split()
-        f.write(f"/api/v1/customers?q={name[0][:4]}+{name[1][:3]}\n")       # two name prefixes
-        f.write(f"/api/v1/customers?q={c['email'].split('@')[0][:9]}\n")     # an email prefix
-        f.write(f"/api/v1/customers?q=0{c['phone'][3:9]}\n")                  # a national phone prefix
+        name = [w for w in c["name"].split() if w.isalnum()] or ["batik"]
+        f.write(f"/api/v1/customers?q={'+'.join(w[:4] for w in name[:2])}\n")  # name prefixes
+        if c.get("email"):
+            f.write(f"/api/v1/customers?q={c['email'].split('@')[0][:9]}\n")   # an email prefix
+        if c.get("phone"):
+            f.write(f"/api/v1/customers?q=0{c['phone'][3:9]}\n")                # a national phone prefix
     for w in words:
         f.write(f"/api/v1/customers?q={w[:5]}&status=active\n")              # one word, filtered
 owners = sorted({c["owner_id"] for c in customers})

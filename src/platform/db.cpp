@@ -129,6 +129,15 @@ std::unique_ptr<soci::session> Database::open_session() {
   return s;
 }
 
+std::unique_lock<std::timed_mutex> Database::write_lock() {
+  if (url_.backend != Backend::sqlite) return {};
+  std::unique_lock lock(write_mutex_, std::defer_lock);
+  if (!lock.try_lock_for(std::chrono::milliseconds(config_.busy_timeout_ms))) {
+    throw Error(ErrorKind::unavailable, "database_busy", "The database is busy; try again.");
+  }
+  return lock;
+}
+
 Database::Lease Database::acquire(std::chrono::milliseconds timeout) {
   std::size_t slot = 0;
   {

@@ -80,7 +80,7 @@ std::vector<const AsyncSubscriber*> EventBus::async_subscribers() const {
   return out;
 }
 
-void EventBus::publish(UnitOfWork& uow, EventEnvelope& event) {
+int EventBus::publish(UnitOfWork& uow, EventEnvelope& event) {
   for (const auto& s : sync_) {
     if (any_match(s.event_types, event.type)) s.handler(uow, event);
   }
@@ -100,13 +100,16 @@ void EventBus::publish(UnitOfWork& uow, EventEnvelope& event) {
       soci::use(event.trace_id), soci::use(payload), soci::use(created), soci::into(seq);
   event.sequence = seq;
   std::string aggregate_key = event.tenant_id + "|" + event.aggregate_type + "|" + event.aggregate_id;
+  int queued = 0;
   for (const auto& s : async_) {
     if (!s.wants(event.type)) continue;
+    ++queued;
     sql << "INSERT INTO platform_outbox_deliveries (subscriber, event_seq, aggregate_key, status, attempts,"
            " next_attempt_at, created_at, updated_at) VALUES (:s, :seq, :key, 'pending', 0, :next, :c, :u)",
         soci::use(s.name), soci::use(seq), soci::use(aggregate_key), soci::use(created), soci::use(created),
         soci::use(created);
   }
+  return queued;
 }
 
 }  // namespace crm::platform

@@ -99,6 +99,7 @@ void OutboxDispatcher::loop() {
 
 std::vector<OutboxDispatcher::Claimed> OutboxDispatcher::claim_batch() {
   std::vector<Claimed> claimed;
+  auto writing = db_.write_lock();
   auto lease = db_.acquire();
   soci::session& sql = *lease;
   bool pg = db_.backend() == Backend::postgres;
@@ -222,6 +223,7 @@ void OutboxDispatcher::deliver(const Claimed& c) {
     long long next = now + backoff_ms(config_, attempts);
     std::string status = dead ? "dead" : "pending";
     try {
+      auto writing = db_.write_lock();
       auto lease = db_.acquire();
       *lease << "UPDATE platform_outbox_deliveries SET status = :st, attempts = :a, next_attempt_at = :next,"
                 " lease_owner = NULL, lease_until = NULL, last_error = :err, updated_at = :n"
@@ -284,6 +286,7 @@ OutboxStatus outbox_status(Database& db) {
 
 int outbox_replay(Database& db, const std::string& event_id) {
   if (!is_uuid(event_id)) return 0;
+  auto writing = db.write_lock();
   auto lease = db.acquire();
   soci::session& sql = *lease;
   bool pg = db.backend() == Backend::postgres;

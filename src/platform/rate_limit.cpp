@@ -164,6 +164,7 @@ void RateLimiter::sync(TimestampMs now) {
       return std::tie(a.key, a.window_start) < std::tie(b.key, b.window_start);
     });
     try {
+      auto writing = db_->write_lock();
       auto lease = db_->acquire();
       soci::session& sql = *lease;
       bool pg = db_->backend() == Backend::postgres;

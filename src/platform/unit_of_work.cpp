@@ -11,7 +11,7 @@
 namespace crm::platform {
 
 UnitOfWork::UnitOfWork(Database& db, EventBus& bus, const RequestContext& context)
-    : lease_(db.acquire()), backend_(db.backend()), bus_(bus), context_(context) {
+    : write_lock_(db.write_lock()), lease_(db.acquire()), backend_(db.backend()), bus_(bus), context_(context) {
   try {
     // SQLite: take the write lock up front so two writers never deadlock on lock upgrade.
     *lease_ << (db.backend() == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
@@ -55,7 +55,7 @@ EventEnvelope UnitOfWork::make_event(std::string type, int version, std::string 
 }
 
 void UnitOfWork::publish(EventEnvelope event) {
-  bus_.publish(*this, event);
+  queued_ += bus_.publish(*this, event);
   ++published_;
 }
 
@@ -68,7 +68,7 @@ std::string savepoint_name(int depth) { return "crm_savepoint_" + std::to_string
 }  // namespace
 
 UnitOfWork::SavepointMark UnitOfWork::begin_savepoint() {
-  SavepointMark mark{savepoints_ + 1, published_, after_commit_.size()};
+  SavepointMark mark{savepoints_ + 1, published_, queued_, after_commit_.size()};
   *lease_ << "SAVEPOINT " + savepoint_name(mark.depth);
   savepoints_ = mark.depth;
   return mark;
@@ -83,6 +83,7 @@ void UnitOfWork::rollback_to_savepoint(const SavepointMark& mark) {
   // Nested savepoints above this one went with it.
   savepoints_ = mark.depth - 1;
   published_ = mark.published;
+  queued_ = mark.queued;
   after_commit_.resize(mark.after_commit);
   try {
     // PostgreSQL needs this after a failed statement before the transaction accepts more.
@@ -100,7 +101,9 @@ void UnitOfWork::commit() {
   if (!open_) throw std::logic_error("commit of a unit of work that was rolled back");
   *lease_ << "COMMIT";
   open_ = false;
-  if (published_ > 0) bus_.notify_committed();
+  if (write_lock_.owns_lock()) write_lock_.unlock();  // the next writer may begin
+  // Only deliveries need the dispatcher; events without asynchronous subscribers don't.
+  if (queued_ > 0) bus_.notify_committed();
   for (auto& fn : after_commit_) {
     try {
       fn();
@@ -117,6 +120,7 @@ void UnitOfWork::rollback() noexcept {
   } catch (...) {
     lease_.discard();
   }
+  if (write_lock_.owns_lock()) write_lock_.unlock();
 }
 
 }  // namespace crm::platform

@@ -70,6 +70,13 @@ class Database final {
   /// Waits up to `timeout` for a free session; throws a 503 Error when none frees up.
   Lease acquire(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 
+  /// SQLite has one writer at a time. Writers of this process queue on this lock before
+  /// BEGIN IMMEDIATE, so they wait their turn instead of sleeping in SQLite's busy handler
+  /// (which backs off by milliseconds and was the ceiling of concurrent writes). Take it
+  /// before acquiring the session the transaction runs on. Throws a 503 Error after the busy
+  /// timeout. PostgreSQL: an empty lock.
+  std::unique_lock<std::timed_mutex> write_lock();
+
   /// True when a trivial query succeeds.
   bool ping();
   PoolStats stats() const;
@@ -85,6 +92,7 @@ class Database final {
   DatabaseConfig config_;
   DatabaseUrl url_;
   mutable std::mutex mutex_;
+  std::timed_mutex write_mutex_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<soci::session>> sessions_;
   std::vector<bool> busy_;

@@ -48,7 +48,8 @@ class EventBus final {
   EventEnvelope upcast(EventEnvelope event) const;
 
   /// Called by UnitOfWork::publish: runs sync handlers and writes outbox + delivery rows.
-  void publish(UnitOfWork& uow, EventEnvelope& event);
+  /// Returns the number of asynchronous deliveries queued (0: no dispatcher needs waking).
+  int publish(UnitOfWork& uow, EventEnvelope& event);
 
   const AsyncSubscriber* async_subscriber(const std::string& name) const;
   std::vector<const AsyncSubscriber*> async_subscribers() const;

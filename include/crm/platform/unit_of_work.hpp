@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -54,18 +55,21 @@ class UnitOfWork final {
   struct SavepointMark {
     int depth = 0;
     int published = 0;
+    int queued = 0;
     std::size_t after_commit = 0;
   };
   SavepointMark begin_savepoint();
   void release_savepoint(const SavepointMark& mark);
   void rollback_to_savepoint(const SavepointMark& mark);
 
+  std::unique_lock<std::timed_mutex> write_lock_;  // held until commit or rollback (SQLite)
   Database::Lease lease_;
   Backend backend_;
   EventBus& bus_;
   RequestContext context_;
   bool open_ = false;
   int published_ = 0;
+  int queued_ = 0;  // asynchronous deliveries written
   int savepoints_ = 0;
   std::vector<std::function<void()>> after_commit_;
 };
