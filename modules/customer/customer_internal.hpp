@@ -466,6 +466,8 @@ void seed_demo_customers(CustomerContext& cc);
 void register_customer_routes(platform::Router& router, CustomerContext& ctx);
 void register_related_routes(platform::Router& router, CustomerContext& ctx);
 void register_field_routes(platform::Router& router, CustomerContext& ctx);
+/// Defines a custom field in the unit of work's tenant (409 key_taken / limit_reached).
+FieldDefinition define_custom_field(UnitOfWork& uow, CustomerContext& cc, FieldDefinition d);
 void register_batch_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
 /// After describe_customer_api, whose schemas it refers to.

@@ -137,7 +137,30 @@ void seed_demo_customers(CustomerContext& cc) {
   TimestampMs now = now_ms();
   int contacts = 0, notes = 0, activities = 0;
 
+  // Two custom fields of the batik trade, with their own random sequence so the rest of the
+  // demo stays the same.
+  static const std::vector<std::string> kTechniques = {"canting", "cap", "printed", "mixed"};
+  static const std::vector<std::string> kFabrics = {"cotton", "silk", "rayon", "voile"};
+  std::mt19937 custom_rng(20261202);
   cc.uow.run(ctx, [&](UnitOfWork& uow) {
+    FieldDefinition technique;
+    technique.entity = "customer";
+    technique.key = "batik_technique";
+    technique.label = "Batik technique";
+    technique.type = "select";
+    technique.options = kTechniques;
+    technique.description = "How the customer's usual orders are made: hand-drawn (canting), block-stamped (cap)";
+    technique = define_custom_field(uow, cc, technique);
+    FieldDefinition fabrics;
+    fabrics.entity = "customer";
+    fabrics.key = "fabrics";
+    fabrics.label = "Fabrics ordered";
+    fabrics.type = "multi_select";
+    fabrics.options = kFabrics;
+    fabrics.position = 1;
+    fabrics = define_custom_field(uow, cc, fabrics);
+    // This transaction's customers are checked against the fields it just defined.
+    defaults.custom_fields = std::make_shared<const FieldDefinitions>(FieldDefinitions{technique, fabrics});
     for (int i = 0; i < kCustomers; ++i) {
       bool business = i % 5 < 3;
       const Place& place = kPlaces[static_cast<std::size_t>(i % 10 == 9 ? 10 + (i / 10) % 2 : i % 10)];
@@ -191,6 +214,12 @@ void seed_demo_customers(CustomerContext& cc) {
                                      {"marketing_opt_in", i % 3 != 2}}},
       };
       if (body.at("phone").as_string().empty()) body.erase("phone");
+      bj::array ordered;
+      for (const auto& f : kFabrics) {
+        if (custom_rng() % 2 == 0) ordered.emplace_back(f);
+      }
+      body["custom_fields"] = bj::object{{"batik_technique", kTechniques[custom_rng() % kTechniques.size()]},
+                                         {"fabrics", std::move(ordered)}};
       if (business) body["legal_name"] = name;
       if (i % 4 == 0) {
         body["credit_limit"] =

@@ -324,6 +324,34 @@ void describe(Router& router) {
 
 }  // namespace
 
+FieldDefinition define_custom_field(UnitOfWork& uow, CustomerContext& cc, FieldDefinition d) {
+  auto& sql = uow.sql();
+  const std::string& tenant_id = uow.context().tenant_id;
+  // The definitions of a tenant change under the customer lock, so two creates of one key or
+  // of the 101st field cannot both pass the checks.
+  store::lock_customers(sql, tenant_id);
+  auto existing = store::field_definitions(sql, tenant_id, d.entity);
+  for (const auto& x : existing) {
+    if (x.key == d.key) {
+      throw Error(ErrorKind::conflict, "key_taken", "The entity has a custom field with this key.",
+                  {FieldError{"key", "taken", "Another custom field of " + d.entity + " has it."}})
+          .with_extension("existing_id", x.id);
+    }
+  }
+  if (existing.size() >= kMaxDefinitions) throw Error::conflict("limit_reached", "An entity has at most 100 custom fields.");
+  d.tenant_id = tenant_id;
+  d.id = new_uuid_v7();
+  d.created_at = d.updated_at = now_ms();
+  store::insert_field_definition(sql, d);
+  publish(uow, events::kCustomFieldCreated, "custom_field", d.id,
+          bj::object{{"custom_field_id", d.id}, {"entity", d.entity}, {"key", d.key},
+                     {"changes", changes(bj::object{}, d.to_json(),
+                                         {"entity", "key", "label", "type", "options", "required", "description",
+                                          "position"})}});
+  after_change(uow, cc, tenant_id);
+  return d;
+}
+
 void register_field_routes(Router& router, CustomerContext& cc) {
   router.get("/api/v1/custom-fields", [&cc](Request& req) {
     const auto& tenant_id = tenant_of(req);
@@ -379,38 +407,11 @@ void register_field_routes(Router& router, CustomerContext& cc) {
   }, route("List the tenant's custom field definitions"));
 
   router.post("/api/v1/custom-fields", [&cc](Request& req) {
-    const auto& tenant_id = tenant_of(req);
+    tenant_of(req);  // 401/403 before the body is read
     require_permission(req.context(), "custom_fields:create");
     FieldDefinition d;
     read_definition(req.json(), true, d);
-    auto created = cc.uow.run(req.context(), [&](UnitOfWork& uow) {
-      auto& sql = uow.sql();
-      // The definitions of a tenant change under the customer lock, so two creates of one key
-      // or of the 101st field cannot both pass the checks.
-      store::lock_customers(sql, tenant_id);
-      auto existing = store::field_definitions(sql, tenant_id, d.entity);
-      for (const auto& x : existing) {
-        if (x.key == d.key) {
-          throw Error(ErrorKind::conflict, "key_taken", "The entity has a custom field with this key.",
-                      {FieldError{"key", "taken", "Another custom field of " + d.entity + " has it."}})
-              .with_extension("existing_id", x.id);
-        }
-      }
-      if (existing.size() >= kMaxDefinitions) {
-        throw Error::conflict("limit_reached", "An entity has at most 100 custom fields.");
-      }
-      d.tenant_id = tenant_id;
-      d.id = new_uuid_v7();
-      d.created_at = d.updated_at = now_ms();
-      store::insert_field_definition(sql, d);
-      publish(uow, events::kCustomFieldCreated, "custom_field", d.id,
-              bj::object{{"custom_field_id", d.id}, {"entity", d.entity}, {"key", d.key},
-                         {"changes", changes(bj::object{}, d.to_json(),
-                                             {"entity", "key", "label", "type", "options", "required", "description",
-                                              "position"})}});
-      after_change(uow, cc, tenant_id);
-      return d;
-    });
+    auto created = cc.uow.run(req.context(), [&](UnitOfWork& uow) { return define_custom_field(uow, cc, d); });
     return with_etag(created_response(created.to_json(), "/api/v1/custom-fields/" + created.id), created.version);
   }, route("Define a custom field of customers, leads, opportunities or deals"));
 

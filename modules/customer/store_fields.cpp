@@ -121,6 +121,7 @@ void delete_field_definition(soci::session& sql, const std::string& tenant_id, c
 
 std::int64_t strip_custom_field(soci::session& sql, const std::string& tenant_id, const std::string& key) {
   long long now = platform::now_ms();
+  std::string path = "$." + key;  // SQLite: keys are snake_case, a plain JSON path (bound below by reference)
   soci::statement st(sql);
   if (is_postgres(sql)) {
     st = (sql.prepare << "UPDATE customer_customers SET custom_fields ="
@@ -129,7 +130,6 @@ std::int64_t strip_custom_field(soci::session& sql, const std::string& tenant_id
                          " WHERE tenant_id = :t AND jsonb_exists(CAST(custom_fields AS jsonb), CAST(:k2 AS text))",
           soci::use(key), soci::use(now), soci::use(tenant_id), soci::use(key));
   } else {
-    std::string path = "$." + key;  // keys are snake_case: a plain JSON path
     st = (sql.prepare << "UPDATE customer_customers SET custom_fields = json_remove(custom_fields, :p),"
                          " version = version + 1, updated_at = :u"
                          " WHERE tenant_id = :t AND json_type(custom_fields, :p2) IS NOT NULL",

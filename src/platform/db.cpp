@@ -117,10 +117,7 @@ std::unique_ptr<soci::session> Database::open_session() {
     *s << "PRAGMA foreign_keys=ON";
     *s << ("PRAGMA synchronous=" + config_.sqlite_synchronous);
     *s << ("PRAGMA busy_timeout=" + std::to_string(config_.busy_timeout_ms));
-    // Pages are read through a shared memory map rather than copied into each connection's
-    // cache by read(): the hottest cost of reads under load. Temporary b-trees (sorts) stay
-    // in memory.
-    *s << "PRAGMA mmap_size=1073741824";
+    // Temporary b-trees (sorts) stay in memory.
     *s << "PRAGMA temp_store=MEMORY";
   } else {
     s->open(soci::postgresql, url_.connect_string);

@@ -33,6 +33,18 @@ TEST_SUITE("integration/customer_demo") {
         auto owner = login(client, "owner@demo.test", "demo-password-2026");
         auto sales = login(client, "sales@demo.test", "demo-password-2026");
         CHECK(total_of(client, owner.access, "") == 200);
+        // Typed custom fields of the batik trade, filled in on every customer.
+        auto fields = data_of(call(client, "GET", "/api/v1/custom-fields?entity=customer", owner.access));
+        REQUIRE(fields.size() == 2);
+        CHECK(str(fields[0].at("key")) == "batik_technique");
+        CHECK(str(fields[1].at("type")) == "multi_select");
+        auto canting = call(client, "POST", "/api/v1/customers/search", owner.access,
+                            js(bj::object{{"filter", bj::object{{"field", "custom.batik_technique"}, {"op", "eq"},
+                                                                {"value", "canting"}}},
+                                          {"limit", 200}}));
+        REQUIRE_MESSAGE(canting.status == 200, canting.body);
+        CHECK(data_of(canting).size() > 10);
+        CHECK(data_of(canting).size() < 200);
         // Owned by the demo users: half of them by the sales rep.
         CHECK(total_of(client, owner.access, "&owner_id=" + sales.user_id) == 100);
         CHECK(total_of(client, owner.access, "&type=business") == 120);
