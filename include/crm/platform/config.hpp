@@ -42,7 +42,7 @@ struct HttpConfig {
 struct DatabaseConfig {
   std::string url;  // empty: demo SQLite file under data_dir
   int pool_size = 8;
-  std::string sqlite_synchronous = "normal";  // off | normal | full | extra
+  std::string sqlite_synchronous = "full";  // off | normal | full | extra: full = durable once acknowledged
   int busy_timeout_ms = 5000;
 };
 
