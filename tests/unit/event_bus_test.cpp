@@ -15,10 +15,13 @@
 #include <boost/json/parse.hpp>
 #include <soci/soci.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -343,6 +346,43 @@ TEST_SUITE("platform/event_bus") {
     crm::platform::UnitOfWorkFactory uow(t.db(), bus);
     uow.run(crm::platform::RequestContext{}, [](UnitOfWork&) {});
     CHECK(commits == 0);
+  }
+
+  TEST_CASE("only events with an asynchronous subscriber wake the dispatcher after commit") {
+    OutboxDatabase t;
+    EventBus bus;
+    bus.subscribe_async("notification.mailer", {"customer.created"}, [](UnitOfWork&, const EventEnvelope&) {});
+    int commits = 0;
+    bus.set_commit_listener([&] { ++commits; });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) {
+      u.publish(u.make_event("note.added", 1, "note", "n-1", {}));
+    });
+    CHECK(commits == 0);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 1);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) {
+      u.publish(u.make_event("customer.created", 1, "customer", "c-1", {}));
+    });
+    CHECK(commits == 1);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries") == 1);
+  }
+
+  TEST_CASE("a SQLite unit of work waits for the process's write lock before it begins") {
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    std::atomic<bool> began{false};
+    std::thread writer;
+    {
+      auto held = t.db().write_lock();
+      writer = std::thread([&] {
+        uow.run(crm::platform::RequestContext{}, [&](UnitOfWork&) { began = true; });
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      CHECK_FALSE(began.load());  // queued on the lock, not inside SQLite's busy handler
+    }
+    writer.join();
+    CHECK(began.load());
   }
 
   TEST_CASE("retention purges old events whose deliveries are all done, and keeps the rest") {
