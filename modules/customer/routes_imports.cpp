@@ -472,7 +472,7 @@ ImportRow load_import(soci::session& sql, const std::string& tenant_id, const st
 
 /// Checks an upload as a whole and counts its rows: 422 naming file when it is empty, not
 /// UTF-8 text, a CSV without a known header or rows, or not a well-formed JSON array.
-std::pair<std::int64_t, std::string> check_upload(const std::string& body, const std::string& format,
+std::pair<std::int64_t, std::string> check_upload(std::string_view body, const std::string& format,
                                                   const TenantDefaults& defaults) {
   if (body.empty()) throw Error::validation("file", "empty", "The file is empty.");
   if (auto at = domain::invalid_utf8_at(body)) {
@@ -512,7 +512,7 @@ std::pair<std::int64_t, std::string> check_upload(const std::string& body, const
 
 void register_import_routes(Router& router, CustomerContext& cc) {
   auto upload = route("Import customers from a CSV or JSON file (202: a background job)");
-  upload.content_types = {"text/csv", "application/json"};
+  upload.content_types = {"text/csv", "application/json", "multipart/form-data"};
   upload.body_limit = cc.import_max_bytes;
   router.post("/api/v1/customers/import", [&cc](Request& req) {
     const auto& tenant_id = tenant_of(req);
@@ -521,15 +521,53 @@ void register_import_routes(Router& router, CustomerContext& cc) {
     for (const auto& [k, v] : req.query_params()) {
       if (k != "on_duplicate" && k != "dry_run") throw Error::bad_parameter(k, "Is not a parameter of this endpoint.");
     }
-    std::string on_duplicate = req.query("on_duplicate").value_or("skip");
-    if (!on_duplicate_valid(on_duplicate)) throw Error::bad_parameter("on_duplicate", "Must be skip, update or create.");
-    bool dry_run = flag(req, "dry_run");
+    // The file and options: the body itself (text/csv, application/json, options in the query), or
+    // a form with a file part and option fields (multipart/form-data; the query wins).
     std::string type(req.header("Content-Type"));
-    type = type.substr(0, type.find(';'));
+    std::string_view data = req.body();
+    std::optional<std::string> form_on_duplicate, form_dry_run;
     std::string format = type.find("json") != std::string::npos ? "json" : "csv";
-    if (req.body().empty()) throw Error::validation("file", "empty", "The file is empty.");
+    if (auto boundary = domain::multipart_boundary(type)) {
+      std::vector<domain::MultipartPart> parts;
+      try {
+        parts = domain::parse_multipart(data, *boundary);
+      } catch (const std::invalid_argument& e) {
+        throw Error::validation("file", "invalid", e.what());
+      }
+      const domain::MultipartPart* file = nullptr;
+      for (const auto& part : parts) {
+        if (part.name == "file" && !file) file = &part;
+        else if (part.name == "on_duplicate") form_on_duplicate = std::string(part.data);
+        else if (part.name == "dry_run") form_dry_run = std::string(part.data);
+        else throw Error::validation(part.name.empty() ? std::string("file") : part.name, "unknown_field",
+                                     "Is not a field of an import form: send file, on_duplicate and dry_run.");
+      }
+      if (!file) throw Error::validation("file", "required", "The form has no file part.");
+      data = file->data;
+      std::string name = file->filename;
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      bool json_name = name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0;
+      format = file->content_type == "application/json" || (file->content_type != "text/csv" && json_name) ? "json" : "csv";
+    } else if (type.find("multipart/") != std::string::npos) {
+      throw Error(ErrorKind::unsupported_media_type, "unsupported_media_type",
+                  "A multipart body must be multipart/form-data with a boundary.",
+                  {FieldError{"Content-Type", "unsupported", "Expected multipart/form-data; boundary=..."}});
+    }
+    std::string on_duplicate = req.query("on_duplicate").value_or(form_on_duplicate.value_or("skip"));
+    if (!on_duplicate_valid(on_duplicate)) {
+      if (req.query("on_duplicate")) throw Error::bad_parameter("on_duplicate", "Must be skip, update or create.");
+      throw Error::validation("on_duplicate", "invalid", "Must be skip, update or create.");
+    }
+    bool dry_run = flag(req, "dry_run");
+    if (!req.query("dry_run") && form_dry_run) {
+      if (*form_dry_run != "true" && *form_dry_run != "false") {
+        throw Error::validation("dry_run", "invalid", "Must be true or false.");
+      }
+      dry_run = *form_dry_run == "true";
+    }
+    if (data.empty()) throw Error::validation("file", "empty", "The file is empty.");
     auto defaults = cc.defaults(tenant_id);
-    auto checked = check_upload(req.body(), format, defaults);
+    auto checked = check_upload(data, format, defaults);
     std::int64_t rows = checked.first;
     const std::string& columns = checked.second;
 
@@ -539,7 +577,7 @@ void register_import_routes(Router& router, CustomerContext& cc) {
     job.format = format;
     job.on_duplicate = on_duplicate;
     job.dry_run = dry_run;
-    job.file_bytes = static_cast<std::int64_t>(req.body().size());
+    job.file_bytes = static_cast<std::int64_t>(data.size());
     job.column_map = columns;
     job.total = rows;
     job.created_by = CustomerContext::default_owner(ctx);
@@ -551,7 +589,7 @@ void register_import_routes(Router& router, CustomerContext& cc) {
     job.file_path = (dir / (job.id + "." + format)).string();
     {
       std::ofstream out(job.file_path, std::ios::binary | std::ios::trunc);
-      out.write(req.body().data(), static_cast<std::streamsize>(req.body().size()));
+      out.write(data.data(), static_cast<std::streamsize>(data.size()));
       out.close();
       if (!out) {
         remove_file(job.file_path);
@@ -716,9 +754,21 @@ void describe_import_api(Router& router) {
         "never stops the others. dry_run=true does all the checks and counts and writes no customer."},
        {"parameters", bj::array{query("on_duplicate", "skip (default), update or create", enum_of({"skip", "update", "create"})),
                                 query("dry_run", "Check and count only; no customer is written", boolean())}},
-       {"requestBody", bj::object{{"required", true},
-                                  {"content", bj::object{{"text/csv", bj::object{{"schema", csv_body}}},
-                                                         {"application/json", bj::object{{"schema", json_body}}}}}}},
+       {"requestBody",
+        bj::object{{"required", true},
+                   {"content",
+                    bj::object{{"text/csv", bj::object{{"schema", csv_body}}},
+                               {"application/json", bj::object{{"schema", json_body}}},
+                               {"multipart/form-data",
+                                bj::object{{"schema",
+                                            object({{"file", {{"type", "string"},
+                                                              {"format", "binary"},
+                                                              {"description", "The CSV or JSON file (JSON when its "
+                                                                              "type is application/json or its "
+                                                                              "name ends in .json)"}}},
+                                                    {"on_duplicate", enum_of({"skip", "update", "create"})},
+                                                    {"dry_run", enum_of({"true", "false"})}},
+                                                   {"file"})}}}}}}},
        {"responses", {{"202", response("Accepted: the queued job (Location: /api/v1/imports/{id})", ref("Import"))},
                       {"4XX", problem}}}});
   bj::array paging{query("limit", "Page size, 1 to 200 (default 25)", integer()),

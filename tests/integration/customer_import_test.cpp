@@ -254,6 +254,53 @@ TEST_SUITE("integration/customer_import") {
     }
   }
 
+  TEST_CASE("import: a multipart form with a file part and option fields imports like a plain body") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "import-form", "owner@import-form.example");
+      create_customer(client, owner.access, {{"name", "Dahlia"}, {"email", "dahlia@batik.my"}});
+      auto form = [](const std::string& file_part, const std::string& extra) {
+        return "--B0undary\r\nContent-Disposition: form-data; name=\"on_duplicate\"\r\n\r\nupdate\r\n" + extra +
+               "--B0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"pelanggan.csv\"\r\n"
+               "Content-Type: text/csv\r\n\r\n" +
+               file_part + "\r\n--B0undary--\r\n";
+      };
+      std::string type = "multipart/form-data; boundary=B0undary";
+      auto job = wait_job(client, owner.access,
+                          start_import(client, owner.access, form("name,email\r\nDahlia Baru,dahlia@batik.my\r\nEndah,endah@batik.my\r\n", ""), {}, type));
+      CHECK(str(job.at("on_duplicate")) == "update");
+      CHECK(str(job.at("format")) == "csv");
+      CHECK(n(job, "updated") == 1);
+      CHECK(n(job, "created") == 1);
+      // A JSON file by its name; the query wins over a form field.
+      std::string json_form =
+          "--B0undary\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\ntrue\r\n"
+          "--B0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"Pelanggan.JSON\"\r\n"
+          "Content-Type: application/octet-stream\r\n\r\n[{\"name\": \"Dari Borang\"}]\r\n--B0undary--\r\n";
+      auto dry = wait_job(client, owner.access, start_import(client, owner.access, json_form, "?dry_run=false", type));
+      CHECK(str(dry.at("format")) == "json");
+      CHECK(dry.at("dry_run") == false);
+      CHECK(n(dry, "created") == 1);
+      CHECK(listed_total(client, owner.access) == 3);
+
+      auto no_file = upload(client, owner.access,
+                            "--B0undary\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\ntrue\r\n--B0undary--\r\n",
+                            {}, type);
+      CHECK(no_file.status == 422);
+      CHECK(error_code_for(no_file, "file") == "required");
+      auto extra = upload(client, owner.access, form("name\r\nx\r\n", "--B0undary\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nfast\r\n"), {}, type);
+      CHECK(extra.status == 422);
+      CHECK(error_fields(extra) == std::set<std::string>{"mode"});
+      auto broken = upload(client, owner.access, "--B0undary\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nname\r\nx", {}, type);
+      CHECK(broken.status == 422);
+      CHECK(error_fields(broken) == std::set<std::string>{"file"});
+      CHECK(upload(client, owner.access, "x", {}, "multipart/form-data").status == 415);
+    }
+  }
+
   TEST_CASE("import: cancelling stops a running import between batches, keeps what was committed, and a finished job cannot be cancelled") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);

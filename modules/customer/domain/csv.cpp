@@ -1,6 +1,7 @@
 #include "csv.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -260,6 +261,92 @@ std::string csv_line(const std::vector<std::string>& cells) {
   }
   out += "\r\n";
   return out;
+}
+
+// ---- multipart/form-data ----
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim_view(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// A parameter of a header value (`name="file"`), quotes removed; "" when absent.
+std::string header_parameter(std::string_view value, std::string_view key) {
+  std::size_t pos = 0;
+  while ((pos = value.find(';', pos)) != std::string_view::npos) {
+    ++pos;
+    auto rest = trim_view(value.substr(pos));
+    auto eq = rest.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (lower(trim_view(rest.substr(0, eq))) != key) continue;
+    auto v = trim_view(rest.substr(eq + 1));
+    if (!v.empty() && v.front() == '"') {
+      auto close = v.find('"', 1);
+      return std::string(v.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+    }
+    return std::string(v.substr(0, v.find(';')));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::string> multipart_boundary(std::string_view content_type) {
+  auto type = lower(trim_view(content_type.substr(0, content_type.find(';'))));
+  if (type != "multipart/form-data") return std::nullopt;
+  auto b = header_parameter(content_type, "boundary");
+  if (b.empty() || b.size() > 70) return std::nullopt;
+  return b;
+}
+
+std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_view boundary) {
+  std::string delimiter = "--" + std::string(boundary);
+  std::vector<MultipartPart> parts;
+  auto start = body.find(delimiter);
+  if (start == std::string_view::npos) throw std::invalid_argument("The multipart body has no part.");
+  std::size_t pos = start + delimiter.size();
+  while (true) {
+    if (body.substr(pos, 2) == "--") return parts;  // the closing delimiter
+    if (body.substr(pos, 2) != "\r\n") throw std::invalid_argument("The multipart body is malformed.");
+    pos += 2;
+    auto headers_end = body.find("\r\n\r\n", pos);
+    if (headers_end == std::string_view::npos) throw std::invalid_argument("A part of the multipart body has no end of headers.");
+    MultipartPart part;
+    auto headers = body.substr(pos, headers_end - pos);
+    std::size_t line_start = 0;
+    while (line_start <= headers.size()) {
+      auto line_end = headers.find("\r\n", line_start);
+      auto line = headers.substr(line_start, line_end == std::string_view::npos ? std::string_view::npos : line_end - line_start);
+      auto colon = line.find(':');
+      if (colon != std::string_view::npos) {
+        auto name = lower(trim_view(line.substr(0, colon)));
+        auto value = trim_view(line.substr(colon + 1));
+        if (name == "content-disposition") {
+          part.name = header_parameter(value, "name");
+          part.filename = header_parameter(value, "filename");
+        } else if (name == "content-type") {
+          part.content_type = lower(trim_view(value.substr(0, value.find(';'))));
+        }
+      }
+      if (line_end == std::string_view::npos) break;
+      line_start = line_end + 2;
+    }
+    auto data_start = headers_end + 4;
+    auto next = body.find("\r\n" + delimiter, data_start);
+    if (next == std::string_view::npos) throw std::invalid_argument("The multipart body is not closed.");
+    part.data = body.substr(data_start, next - data_start);
+    parts.push_back(std::move(part));
+    pos = next + 2 + delimiter.size();
+  }
 }
 
 std::optional<std::size_t> invalid_utf8_at(std::string_view text) {

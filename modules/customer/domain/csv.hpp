@@ -98,6 +98,18 @@ std::string restore_formula(std::string_view value);
 /// One CSV line (with CRLF) of cells, each neutralized and quoted.
 std::string csv_line(const std::vector<std::string>& cells);
 
+/// One part of a multipart/form-data body (RFC 7578); `data` points into the body.
+struct MultipartPart {
+  std::string name, filename, content_type;
+  std::string_view data;
+};
+/// The boundary parameter of a multipart/form-data Content-Type (quotes removed); nullopt when
+/// the type is another or names none.
+std::optional<std::string> multipart_boundary(std::string_view content_type);
+/// The parts of a multipart/form-data body; a malformed body is thrown as
+/// std::invalid_argument with a message fit for a client.
+std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_view boundary);
+
 /// Offset of the first byte that is not valid UTF-8 (overlongs, surrogates and code points
 /// past U+10FFFF included) or is NUL; nullopt when the text is clean.
 std::optional<std::size_t> invalid_utf8_at(std::string_view text);

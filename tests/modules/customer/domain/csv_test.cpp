@@ -157,4 +157,26 @@ TEST_SUITE("customer/domain") {
     CHECK(invalid_utf8_at("\xF4\x90\x80\x80") == 0u);
     CHECK(invalid_utf8_at("\x89PNG") == 0u);
   }
+
+  TEST_CASE("multipart: the boundary is read from the content type and the parts are split") {
+    CHECK(multipart_boundary("multipart/form-data; boundary=abc123") == std::optional<std::string>("abc123"));
+    CHECK(multipart_boundary("Multipart/Form-Data; charset=utf-8; boundary=\"a b\"") == std::optional<std::string>("a b"));
+    CHECK_FALSE(multipart_boundary("text/csv").has_value());
+    CHECK_FALSE(multipart_boundary("multipart/form-data").has_value());
+    std::string body =
+        "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"on_duplicate\"\r\n\r\nupdate\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"pelanggan.csv\"\r\n"
+        "Content-Type: text/csv\r\n\r\nname\r\n\"a\r\n--b\"\r\n\r\n--XyZ--\r\n";
+    auto parts = parse_multipart(body, "XyZ");
+    REQUIRE(parts.size() == 2);
+    CHECK(parts[0].name == "on_duplicate");
+    CHECK(parts[0].data == "update");
+    CHECK(parts[1].name == "file");
+    CHECK(parts[1].filename == "pelanggan.csv");
+    CHECK(parts[1].content_type == "text/csv");
+    CHECK(parts[1].data == "name\r\n\"a\r\n--b\"\r\n");
+    CHECK_THROWS_AS(parse_multipart("no parts", "XyZ"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_multipart("--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nopen", "XyZ"),
+                    std::invalid_argument);
+  }
 }
