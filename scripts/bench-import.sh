@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Benchmarks customer import and export of a Release build on SQLite (demo mode):
+# Benchmarks customer import and export of a Release build in demo mode, on SQLite or on a
+# throwaway PostgreSQL (BENCH_IMPORT_BACKEND=postgres, durable settings as scripts/bench.sh):
 #   - POST /customers/import of a generated CSV: seconds until the 202, seconds until the job
 #     has completed, and the server's anonymous resident memory (RssAnon) before and at most
 #     while it runs (SQLite's memory-mapped file pages are not counted: they are the file)
 #   - GET /customers/export of every customer as CSV, JSON and XLSX: seconds and RssAnon
 #
 #   scripts/bench-import.sh
-# Environment: BENCH_IMPORT_ROWS (default 100000), CRM_BENCH_BUILD_DIR (default build/release).
+# Environment: BENCH_IMPORT_ROWS (default 100000), BENCH_IMPORT_BACKEND (sqlite or postgres,
+#              default sqlite), CRM_BENCH_BUILD_DIR (default build/release).
 # Plan limits are lifted by a configuration file so the demo tenant can hold every row.
 set -euo pipefail
-# shellcheck source-path=SCRIPTDIR source=lib/common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/pg.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/pg.sh"
 
 case "${1:-}" in
   -h | --help)
@@ -38,8 +40,14 @@ for i in range(int(sys.argv[1])):
     print(f'Pelanggan {i},p{i}@bench.example,,gold,"vip,bench",Lot {i},Kota Bharu,MY')
 PY
 echo '{"modules": {"customer": {"customer_limits": {"free": 0, "starter": 0, "pro": 0}}}}' >"$work/config.json"
+database_env=()
+if [ "${BENCH_IMPORT_BACKEND:-sqlite}" = postgres ]; then
+  CRM_PG_DURABLE=1 pg_start
+  pg_as_owner psql -q -h 127.0.0.1 -p "$CRM_PG_PORT_IN_USE" -U postgres -c "CREATE DATABASE crm_bench" postgres
+  database_env=("CRM_DATABASE_URL=postgresql://postgres@127.0.0.1:$CRM_PG_PORT_IN_USE/crm_bench")
+fi
 
-CRM_DATA_DIR="$work/data" CRM_HTTP_HOST=127.0.0.1 CRM_HTTP_PORT="$port" CRM_LOG_LEVEL=warn \
+env "${database_env[@]}" CRM_DATA_DIR="$work/data" CRM_HTTP_HOST=127.0.0.1 CRM_HTTP_PORT="$port" CRM_LOG_LEVEL=warn \
   CRM_RATE_LIMIT_IP_PER_MINUTE=1000000000 CRM_RATE_LIMIT_USER_PER_MINUTE=1000000000 \
   CRM_RATE_LIMIT_TENANT_PER_MINUTE=1000000000 \
   "$bin" serve --demo --config "$work/config.json" >"$work/server.log" 2>&1 &
