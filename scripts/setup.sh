@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsoci-dev libsqlite3-dev libpq-dev sqlite3
-  libssl-dev libfmt-dev doctest-dev libsodium-dev libcurl4-openssl-dev zlib1g-dev
+  libssl-dev libfmt-dev doctest-dev libsodium-dev libcurl4-openssl-dev zlib1g-dev libxlsxwriter-dev
   libphonenumber8 libprotobuf-dev libabsl-dev libicu-dev
   postgresql-15 postgresql-client-15
   wrk python3 curl procps openssl iproute2

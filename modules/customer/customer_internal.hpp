@@ -18,12 +18,15 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -138,6 +141,33 @@ struct SegmentRow {
   int version = 1;
   TimestampMs created_at = 0, updated_at = 0;
   bool dynamic() const { return type == "dynamic"; }
+  bj::object to_json() const;
+};
+
+/// An import job (the file it reads stays on the server).
+struct ImportRow {
+  std::string tenant_id, id, status = "queued", format = "csv", on_duplicate = "skip";
+  bool dry_run = false;
+  std::string file_path;
+  std::int64_t file_bytes = 0;
+  std::string column_map = "{}";  // JSON {"mapped", "ignored", "unknown"}
+  std::int64_t total = 0, processed = 0, created = 0, updated = 0, skipped = 0, failed = 0;
+  std::optional<std::string> failure_reason;
+  std::string created_by;
+  TimestampMs created_at = 0, updated_at = 0;
+  std::optional<TimestampMs> started_at, finished_at;
+  bool finished() const;
+  bj::object to_json() const;
+};
+/// What one batch of an import did.
+struct ImportCounts {
+  std::int64_t processed = 0, created = 0, updated = 0, skipped = 0, failed = 0;
+};
+/// One problem of an import row (row 0: the file as a whole).
+struct ImportProblem {
+  std::int64_t seq = 0, row = 0;
+  std::optional<std::int64_t> line;
+  std::string field, code, message;
   bj::object to_json() const;
 };
 
@@ -315,6 +345,26 @@ std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::sessi
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms);
 std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                                   int limit, const std::optional<bj::object>& after);
+
+void insert_import(soci::session& sql, const ImportRow& r);
+std::optional<ImportRow> import_job(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// Newest first; `after` is the (created_at, id) of the previous page's last job.
+std::vector<ImportRow> list_imports(soci::session& sql, const std::string& tenant_id, int limit,
+                                    const std::optional<std::pair<TimestampMs, std::string>>& after);
+/// queued -> running; false when the job is no longer queued (cancelled).
+bool start_import(soci::session& sql, const std::string& tenant_id, const std::string& id, TimestampMs now);
+void add_import_progress(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                         const ImportCounts& delta, TimestampMs now);
+/// queued or running -> `status` (completed, failed, cancelled); false when already finished.
+bool finish_import(soci::session& sql, const std::string& tenant_id, const std::string& id, const std::string& status,
+                   const std::optional<std::string>& reason, TimestampMs now);
+std::string import_status(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// (tenant_id, id) of every queued or running job of every tenant: the start-up check.
+std::vector<std::pair<std::string, std::string>> unfinished_imports(soci::session& sql);
+void insert_import_problems(soci::session& sql, const std::string& tenant_id, const std::string& import_id,
+                            const std::vector<ImportProblem>& problems);
+std::vector<ImportProblem> import_problems(soci::session& sql, const std::string& tenant_id,
+                                           const std::string& import_id, int limit, std::int64_t after_seq);
 }  // namespace store
 
 /// Tenant defaults the input rules need, from IAM's directory.
@@ -347,12 +397,19 @@ std::string list_scope(const std::string& tenant_id, const std::string& canonica
 /// `canonical` receives the normalized text cursors are bound to.
 std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool searching, std::string& canonical);
 
+class ImportWorker;
+
 /// Shared state of the module.
 struct CustomerContext {
   platform::ModuleContext& module;
   platform::Database& db;
   platform::UnitOfWorkFactory& uow;
   int max_contacts = 50;
+  /// Largest import upload (413 above it) and rows per import batch (one transaction each).
+  std::int64_t import_max_bytes = 100LL * 1024 * 1024;
+  int import_batch_size = 500;
+  /// The import jobs this process runs (set by the module before routes are served).
+  ImportWorker* imports = nullptr;
   /// Live customers a tenant's plan allows (0: unlimited); SPEC section 11 defaults.
   std::map<std::string, std::int64_t> plan_limits{{"free", 10000}, {"starter", 100000}, {"pro", 1000000},
                                                   {"enterprise", 0}};
@@ -392,10 +449,85 @@ struct CustomerContext {
   mutable std::map<std::string, std::pair<TenantDefaults, TimestampMs>> defaults_cache;
 };
 
+/// The filters, q and sort of a customer listing read from a request's query, each checked
+/// as GET /customers checks it (400 naming the parameter); parameters other than those and
+/// `other_parameters` are a 400 too. `canonical_sort` receives the sort's normalized text.
+CustomerQuery list_query(CustomerContext& cc, const platform::Request& req,
+                         const std::set<std::string>& other_parameters, std::string& canonical_sort);
+
+/// Runs the import jobs this process accepted on a thread of its own, one job at a time, in
+/// batches of one unit of work each. The uploaded file lives on this server, so a job is run
+/// where it was accepted.
+class ImportWorker final {
+ public:
+  struct Task {
+    std::string tenant_id, id;
+    platform::RequestContext context;  // the importer's, for every unit of work of the job
+  };
+  explicit ImportWorker(CustomerContext& cc) : cc_(cc) {}
+  ~ImportWorker() { stop(); }
+  ImportWorker(const ImportWorker&) = delete;
+  ImportWorker& operator=(const ImportWorker&) = delete;
+
+  /// Marks jobs a stopped server left queued or running failed (with the reason), then
+  /// starts the thread.
+  void start();
+  /// A running job stops after its current batch and is marked failed with the reason.
+  void stop();
+  void enqueue(Task task);
+
+ private:
+  void run();
+  void process(const Task& task);
+
+  CustomerContext& cc_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Task> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 /// One page of customers for a query: the rows at the page's position, the next cursor and,
 /// when asked, the total. Takes a connection of its own.
 bj::object list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q,
                      const platform::PageRequest& page, const std::string& scope);
+
+// ---- import and export (csv_columns.cpp) ----
+
+/// The CSV columns of a customer, in export order (custom.<key> columns come on top).
+const std::vector<std::string>& csv_columns();
+/// One of csv_columns() or custom.<key>.
+bool csv_column_known(const std::string& column);
+/// Removes the fields the server sets itself (id, code, slug, version, timestamps...), which an
+/// import ignores so that an export reads back.
+void strip_server_fields(bj::object& body);
+/// A customer's cells for the columns (plain text: neutralizing and quoting are the writer's).
+std::vector<std::string> csv_cells(const CustomerRow& c, const std::vector<std::string>& columns);
+
+/// One data record of an import as the create and update paths take it.
+struct ImportRecord {
+  bj::object body;                          // a customer body (POST /customers shape)
+  std::optional<bj::object> contact;        // a contact body (POST .../contacts shape)
+  std::vector<std::string> address_types;   // of body.addresses, in order
+  std::vector<platform::FieldError> problems;  // found before the body rules ran
+  /// The CSV column a problem of the body names ("addresses[1].city" -> "shipping_city").
+  std::string column_of(const std::string& field) const;
+};
+
+/// An import file's header: which columns map to customer fields, which are the server's own
+/// (id, code, timestamps...: ignored) and which are unknown (reported on the job).
+class CsvMapping final {
+ public:
+  /// 422 naming `file` for a blank or repeated column name, or a header with no known column.
+  explicit CsvMapping(std::vector<std::string> header);
+  ImportRecord record(const std::vector<std::string>& fields, const TenantDefaults& defaults) const;
+  /// {"mapped": [...], "ignored": [...], "unknown": [...]}.
+  bj::object columns_json() const;
+
+ private:
+  std::vector<std::string> header_, mapped_, ignored_, unknown_;
+};
 
 // ---- segments ----
 
@@ -469,6 +601,10 @@ void register_field_routes(platform::Router& router, CustomerContext& ctx);
 /// Defines a custom field in the unit of work's tenant (409 key_taken / limit_reached).
 FieldDefinition define_custom_field(UnitOfWork& uow, CustomerContext& cc, FieldDefinition d);
 void register_batch_routes(platform::Router& router, CustomerContext& ctx);
+void register_export_routes(platform::Router& router, CustomerContext& ctx);
+void register_import_routes(platform::Router& router, CustomerContext& ctx);
+void describe_export_api(platform::Router& router);
+void describe_import_api(platform::Router& router);
 void describe_customer_api(platform::Router& router);
 /// After describe_customer_api, whose schemas it refers to.
 void describe_batch_api(platform::Router& router);

@@ -377,6 +377,19 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
       }
       ctx_.max_contacts = static_cast<int>(m->get_int64());
     }
+    if (const auto* m = module_.section.if_contains("import_max_bytes")) {
+      if (!m->is_int64() || m->get_int64() < 1024 || m->get_int64() > (1LL << 34)) {
+        throw ConfigError("invalid configuration: modules.customer.import_max_bytes: an integer from 1024 to 17179869184");
+      }
+      ctx_.import_max_bytes = m->get_int64();
+    }
+    if (const auto* m = module_.section.if_contains("import_batch_size")) {
+      if (!m->is_int64() || m->get_int64() < 1 || m->get_int64() > 10000) {
+        throw ConfigError("invalid configuration: modules.customer.import_batch_size: an integer from 1 to 10000");
+      }
+      ctx_.import_batch_size = static_cast<int>(m->get_int64());
+    }
+    ctx_.imports = &imports_;
     if (const auto* limits = module_.section.if_contains("customer_limits")) {
       // {"free": 10000, ...}: live customers per plan, 0 for unlimited.
       if (!limits->is_object()) throw ConfigError("invalid configuration: modules.customer.customer_limits: an object");
@@ -399,9 +412,13 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
     register_related_routes(router, ctx_);
     register_field_routes(router, ctx_);
     register_batch_routes(router, ctx_);
+    register_export_routes(router, ctx_);
+    register_import_routes(router, ctx_);
     register_segment_routes(router, ctx_);
     describe_customer_api(router);
     describe_batch_api(router);
+    describe_export_api(router);
+    describe_import_api(router);
     describe_segment_api(router);
   }
 
@@ -441,7 +458,10 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
       seed_demo_customers(ctx_);
       seed_demo_segments(ctx_);
     }
+    imports_.start();
   }
+
+  void stop() override { imports_.stop(); }
 
   std::optional<CustomerSummary> find_customer(const std::string& tenant_id, const std::string& customer_id,
                                                bool include_deleted) const override {
@@ -537,6 +557,7 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
 
   ModuleContext module_;
   CustomerContext ctx_;
+  ImportWorker imports_{ctx_};
 };
 
 }  // namespace

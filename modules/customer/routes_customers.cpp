@@ -50,12 +50,12 @@ std::optional<TimestampMs> time_param(const Request& req, const char* name) {
   return t;
 }
 
-const std::set<std::string>& list_parameters() {
-  static const std::set<std::string> p = {"limit",         "cursor",         "include_total",  "sort",
-                                          "status",        "tier",           "type",           "owner_id",
-                                          "tag",           "industry",       "country",        "created_after",
-                                          "created_before", "updated_after", "updated_before", "include_deleted",
-                                          "q",             "segment_id"};
+/// The filter, search and sort parameters of a customer listing (GET /customers and its export).
+const std::set<std::string>& filter_parameters() {
+  static const std::set<std::string> p = {"sort",          "status",         "tier",           "type",
+                                          "owner_id",      "tag",            "industry",       "country",
+                                          "created_after", "created_before", "updated_after",  "updated_before",
+                                          "include_deleted", "q",            "segment_id"};
   return p;
 }
 
@@ -98,6 +98,53 @@ std::vector<SortKey> parse_sort(const std::optional<std::string>& given, bool se
   if (keys.size() > 4) throw Error::bad_parameter("sort", "At most 4 sort fields.");
   for (const auto& k : keys) canonical += (canonical.empty() ? "" : ",") + std::string(k.descending ? "-" : "") + k.field;
   return keys;
+}
+
+CustomerQuery list_query(CustomerContext& cc, const Request& req, const std::set<std::string>& other_parameters,
+                         std::string& canonical_sort) {
+  const auto& tenant_id = req.context().tenant_id;
+  for (const auto& [k, v] : req.query_params()) {
+    if (!filter_parameters().count(k) && !other_parameters.count(k)) {
+      throw Error::bad_parameter(k, "Is not a parameter of this collection.");
+    }
+  }
+  CustomerQuery q;
+  auto& f = q.filter;
+  f.statuses = list_param(req, "status", domain::valid_customer_status,
+                          "Must be lead, prospect, active, inactive, churned or blocked (comma separated).");
+  f.tiers = list_param(req, "tier", domain::valid_tier, "Must be bronze, silver, gold or platinum (comma separated).");
+  f.types = list_param(req, "type", domain::valid_customer_type, "Must be individual or business.");
+  f.owner_ids = list_param(req, "owner_id", [](std::string_view v) { return is_uuid(v); }, "Must be user ids.");
+  if (auto tag = req.query("tag")) {
+    std::string t = *tag;
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (t.empty() || t.size() > 50) throw Error::bad_parameter("tag", "Must be 1 to 50 characters.");
+    f.tag = t;
+  }
+  if (auto industry = req.query("industry")) {
+    if (industry->empty() || industry->size() > 100) throw Error::bad_parameter("industry", "Must be 1 to 100 characters.");
+    f.industry = *industry;
+  }
+  if (auto country = req.query("country")) {
+    std::string c = *country;
+    for (auto& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (!domain::valid_country(c)) throw Error::bad_parameter("country", "Must be an ISO 3166-1 alpha-2 code.");
+    f.country = c;
+  }
+  f.created_after = time_param(req, "created_after");
+  f.created_before = time_param(req, "created_before");
+  f.updated_after = time_param(req, "updated_after");
+  f.updated_before = time_param(req, "updated_before");
+  f.include_deleted = flag(req, "include_deleted");
+  if (f.include_deleted) require_permission(req.context(), "customers:delete");
+  if (auto text = req.query("q")) f.search_terms = parse_q(*text);
+  if (auto segment = req.query("segment_id")) {
+    require_permission(req.context(), "segments:read");
+    f.segment_id = *segment;
+    f.segment = segment_condition(cc, tenant_id, *segment);
+  }
+  q.sort = parse_sort(req.query("sort"), !f.search_terms.empty(), canonical_sort);
+  return q;
 }
 
 std::string list_scope(const std::string& tenant_id, const std::string& canonical_sort, const CustomerFilter& f,
@@ -182,46 +229,9 @@ void register_customer_routes(Router& router, CustomerContext& cc) {
   router.get("/api/v1/customers", [&cc](Request& req) {
     const auto& tenant_id = tenant_of(req);
     require_permission(req.context(), "customers:read");
-    for (const auto& [k, v] : req.query_params()) {
-      if (!list_parameters().count(k)) throw Error::bad_parameter(k, "Is not a parameter of this collection.");
-    }
-    CustomerQuery q;
-    auto& f = q.filter;
-    f.statuses = list_param(req, "status", domain::valid_customer_status,
-                            "Must be lead, prospect, active, inactive, churned or blocked (comma separated).");
-    f.tiers = list_param(req, "tier", domain::valid_tier, "Must be bronze, silver, gold or platinum (comma separated).");
-    f.types = list_param(req, "type", domain::valid_customer_type, "Must be individual or business.");
-    f.owner_ids = list_param(req, "owner_id", [](std::string_view v) { return is_uuid(v); }, "Must be user ids.");
-    if (auto tag = req.query("tag")) {
-      std::string t = *tag;
-      for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (t.empty() || t.size() > 50) throw Error::bad_parameter("tag", "Must be 1 to 50 characters.");
-      f.tag = t;
-    }
-    if (auto industry = req.query("industry")) {
-      if (industry->empty() || industry->size() > 100) throw Error::bad_parameter("industry", "Must be 1 to 100 characters.");
-      f.industry = *industry;
-    }
-    if (auto country = req.query("country")) {
-      std::string c = *country;
-      for (auto& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      if (!domain::valid_country(c)) throw Error::bad_parameter("country", "Must be an ISO 3166-1 alpha-2 code.");
-      f.country = c;
-    }
-    f.created_after = time_param(req, "created_after");
-    f.created_before = time_param(req, "created_before");
-    f.updated_after = time_param(req, "updated_after");
-    f.updated_before = time_param(req, "updated_before");
-    f.include_deleted = flag(req, "include_deleted");
-    if (f.include_deleted) require_permission(req.context(), "customers:delete");
-    if (auto text = req.query("q")) f.search_terms = parse_q(*text);
-    if (auto segment = req.query("segment_id")) {
-      require_permission(req.context(), "segments:read");
-      f.segment_id = *segment;
-      f.segment = segment_condition(cc, tenant_id, *segment);
-    }
     std::string canonical_sort;
-    q.sort = parse_sort(req.query("sort"), !f.search_terms.empty(), canonical_sort);
+    auto q = list_query(cc, req, {"limit", "cursor", "include_total"}, canonical_sort);
+    const auto& f = q.filter;
     // A cursor belongs to one tenant, one sort, one search and one segment.
     std::string scope = list_scope(tenant_id, canonical_sort, f);
     auto page = page_request(req, scope);

@@ -34,6 +34,11 @@ inline constexpr const char* kSegmentCreated = "segment.created";
 inline constexpr const char* kSegmentUpdated = "segment.updated";
 inline constexpr const char* kSegmentDeleted = "segment.deleted";
 inline constexpr const char* kSegmentRefreshed = "segment.refreshed";
+/// Import jobs (aggregate type "import"; payloads carry import_id): accepted, cancelled by a
+/// user, and finished (status completed, failed or cancelled, with the job's counts).
+inline constexpr const char* kImportCreated = "import.created";
+inline constexpr const char* kImportCancelled = "import.cancelled";
+inline constexpr const char* kImportCompleted = "import.completed";
 
 /// Schema version of every customer event payload.
 inline constexpr int kVersion = 1;
@@ -43,6 +48,6 @@ inline constexpr const char* kAll[] = {
     kCustomerCreated, kCustomerUpdated, kCustomerStatusChanged, kCustomerOwnerChanged, kCustomerDeleted,
     kCustomerRestored, kCustomerPurged, kCustomerMerged, kContactAdded, kContactUpdated, kContactRemoved, kNoteAdded,
     kNoteUpdated, kNoteRemoved, kActivityLogged, kActivityUpdated, kTimelineEntryAdded, kCustomFieldCreated,
-    kCustomFieldUpdated, kCustomFieldDeleted, kSegmentCreated, kSegmentUpdated, kSegmentDeleted, kSegmentRefreshed};
+    kCustomFieldUpdated, kCustomFieldDeleted, kSegmentCreated, kSegmentUpdated, kSegmentDeleted, kSegmentRefreshed, kImportCreated, kImportCancelled, kImportCompleted};
 
 }  // namespace crm::customer::events
