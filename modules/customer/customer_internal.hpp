@@ -606,10 +606,20 @@ void register_import_routes(platform::Router& router, CustomerContext& ctx);
 void describe_export_api(platform::Router& router);
 void describe_import_api(platform::Router& router);
 void describe_customer_api(platform::Router& router);
+/// The OpenAPI query parameters of GET /customers' filters (status ... segment_id), which the
+/// export takes too.
+bj::array customer_filter_parameters();
+/// Options of a module route: its OpenAPI tag and summary.
+platform::RouteOptions route_options(const char* tag, const char* summary);
 /// After describe_customer_api, whose schemas it refers to.
 void describe_batch_api(platform::Router& router);
 void register_segment_routes(platform::Router& router, CustomerContext& ctx);
 void describe_customer_api(platform::Router& router);
+/// The OpenAPI query parameters of GET /customers' filters (status ... segment_id), which the
+/// export takes too.
+bj::array customer_filter_parameters();
+/// Options of a module route: its OpenAPI tag and summary.
+platform::RouteOptions route_options(const char* tag, const char* summary);
 void describe_segment_api(platform::Router& router);
 /// Demo mode: the demo tenant's segments, once (after its customers).
 void seed_demo_segments(CustomerContext& cc);

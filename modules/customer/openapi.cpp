@@ -41,6 +41,32 @@ bj::object customer_input(std::initializer_list<const char*> required) {
 
 }  // namespace
 
+platform::RouteOptions route_options(const char* tag, const char* summary) {
+  platform::RouteOptions o;
+  o.tag = tag;
+  o.openapi = {{"summary", summary}};
+  return o;
+}
+
+bj::array customer_filter_parameters() {
+  using namespace platform::openapi;
+  return bj::array{
+      query("status", "Comma-separated statuses"),
+      query("tier", "Comma-separated tiers"),
+      query("type", "individual or business"),
+      query("owner_id", "Comma-separated owner ids"),
+      query("tag", "Customers with this tag"),
+      query("industry", "Industry (case-insensitive)"),
+      query("country", "ISO country of any address"),
+      query("created_after", "RFC 3339", str("date-time")),
+      query("created_before", "RFC 3339", str("date-time")),
+      query("updated_after", "RFC 3339", str("date-time")),
+      query("updated_before", "RFC 3339", str("date-time")),
+      query("segment_id", "Members of this segment (a dynamic one's filter evaluated now); 400 when the tenant has "
+                          "no such segment", str("uuid")),
+  };
+}
+
 void describe_customer_api(platform::Router& router) {
   router.add_schema("Money", object({{"amount", str()}, {"currency", str()}}, {"amount", "currency"}));
   router.add_schema("MoneyInput",
@@ -120,21 +146,9 @@ void describe_customer_api(platform::Router& router) {
                  "and notes; ranked"),
       query("sort", "Comma-separated fields, - for descending: name, code, status, created_at, updated_at, "
                     "lifetime_value, credit_limit, relevance (with q; the default then) (default -created_at)"),
-      query("status", "Comma-separated statuses"),
-      query("tier", "Comma-separated tiers"),
-      query("type", "individual or business"),
-      query("owner_id", "Comma-separated owner ids"),
-      query("tag", "Customers with this tag"),
-      query("industry", "Industry (case-insensitive)"),
-      query("country", "ISO country of any address"),
-      query("created_after", "RFC 3339", str("date-time")),
-      query("created_before", "RFC 3339", str("date-time")),
-      query("updated_after", "RFC 3339", str("date-time")),
-      query("updated_before", "RFC 3339", str("date-time")),
-      query("segment_id", "Members of this segment (a dynamic one's filter evaluated now); 400 when the tenant has "
-                          "no such segment", str("uuid")),
-      include_deleted,
   };
+  for (auto& p : customer_filter_parameters()) list_params.push_back(std::move(p));
+  list_params.push_back(include_deleted);
   d(HttpVerb::get, "/api/v1/customers",
     {{"parameters", list_params}, {"responses", {{"200", response("A page of customers", page_of("Customer"))}}}});
   d(HttpVerb::post, "/api/v1/customers",

@@ -353,12 +353,7 @@ HttpResponse handle_batch(CustomerContext& cc, Request& req, Operation op) {
   return answer(results, committed, ctx.request_id);
 }
 
-RouteOptions route(const char* summary) {
-  RouteOptions o;
-  o.tag = "customers";
-  o.openapi = {{"summary", summary}};
-  return o;
-}
+RouteOptions route(const char* summary) { return route_options("customers", summary); }
 
 }  // namespace
 

@@ -17,12 +17,7 @@ using namespace crm::platform;
 
 namespace {
 
-RouteOptions route(const char* summary) {
-  RouteOptions o;
-  o.tag = "customers";
-  o.openapi = {{"summary", summary}};
-  return o;
-}
+RouteOptions route(const char* summary) { return route_options("customers", summary); }
 
 std::vector<std::string> list_param(const Request& req, const char* name, bool (*valid)(std::string_view),
                                     const char* message) {

@@ -260,20 +260,9 @@ void describe_export_api(Router& router) {
                       "defined custom field) or every field (JSON)"),
       query("q", "Full-text search, as on GET /customers"),
       query("sort", "As on GET /customers (default -created_at; relevance with q)"),
-      query("status", "Comma-separated statuses"),
-      query("tier", "Comma-separated tiers"),
-      query("type", "individual or business"),
-      query("owner_id", "Comma-separated owner ids"),
-      query("tag", "Customers with this tag"),
-      query("industry", "Industry (case-insensitive)"),
-      query("country", "ISO country of any address"),
-      query("created_after", "RFC 3339", str("date-time")),
-      query("created_before", "RFC 3339", str("date-time")),
-      query("updated_after", "RFC 3339", str("date-time")),
-      query("updated_before", "RFC 3339", str("date-time")),
-      query("segment_id", "Members of this segment", str("uuid")),
-      query("include_deleted", "Also soft-deleted customers (needs customers:delete)", boolean()),
   };
+  for (auto& p : customer_filter_parameters()) params.push_back(std::move(p));
+  params.push_back(query("include_deleted", "Also soft-deleted customers (needs customers:delete)", boolean()));
   bj::object csv_schema{{"type", "string"},
                         {"description", "RFC 4180 CSV, UTF-8, CRLF line ends, a header row, then one row per "
                                         "customer. Columns: " + columns +

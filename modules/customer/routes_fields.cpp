@@ -194,12 +194,7 @@ bj::object FieldDefinition::to_json() const {
 
 namespace {
 
-RouteOptions route(const char* summary) {
-  RouteOptions o;
-  o.tag = "custom-fields";
-  o.openapi = {{"summary", summary}};
-  return o;
-}
+RouteOptions route(const char* summary) { return route_options("custom-fields", summary); }
 
 /// The writable fields of a definition body. On create every field is read; on replace
 /// entity, key and type may be repeated but not changed.

@@ -456,12 +456,7 @@ void ImportWorker::process(const Task& task) {
 
 namespace {
 
-RouteOptions route(const char* summary) {
-  RouteOptions o;
-  o.tag = "imports";
-  o.openapi = {{"summary", summary}};
-  return o;
-}
+RouteOptions route(const char* summary) { return route_options("imports", summary); }
 
 ImportRow load_import(soci::session& sql, const std::string& tenant_id, const std::string& id) {
   if (!is_uuid(id)) throw Error::not_found("No such import.");

@@ -17,12 +17,7 @@ using namespace crm::platform;
 
 namespace {
 
-RouteOptions route(const char* tag, const char* summary) {
-  RouteOptions o;
-  o.tag = tag;
-  o.openapi = {{"summary", summary}};
-  return o;
-}
+RouteOptions route(const char* tag, const char* summary) { return route_options(tag, summary); }
 
 /// Marks read-only fields of a body as errors and returns the reader.
 void refuse_read_only(json::ObjectReader& r, std::initializer_list<const char*> fields) {

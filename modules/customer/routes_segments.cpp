@@ -19,12 +19,7 @@ using namespace crm::platform;
 
 namespace {
 
-RouteOptions route(const char* summary) {
-  RouteOptions o;
-  o.tag = "segments";
-  o.openapi = {{"summary", summary}};
-  return o;
-}
+RouteOptions route(const char* summary) { return route_options("segments", summary); }
 
 /// Fields whose changes segment events carry.
 const std::vector<std::string>& segment_fields() {
