@@ -10,13 +10,15 @@ pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 
 # SOCI ships neither a CMake config nor a pkg-config file on Debian.
 find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
-find_library(SOCI_CORE_LIB soci_core REQUIRED)
-find_library(SOCI_SQLITE3_LIB soci_sqlite3 REQUIRED)
-find_library(SOCI_POSTGRESQL_LIB soci_postgresql REQUIRED)
+# The static archives: the platform's statement cache derives from the backends' statement
+# and session classes, which the shared libraries do not export.
+find_library(SOCI_CORE_ARCHIVE NAMES libsoci_core.a REQUIRED)
+find_library(SOCI_SQLITE3_ARCHIVE NAMES libsoci_sqlite3.a REQUIRED)
+find_library(SOCI_POSTGRESQL_ARCHIVE NAMES libsoci_postgresql.a REQUIRED)
 add_library(crm_soci INTERFACE)
 target_include_directories(crm_soci SYSTEM INTERFACE ${SOCI_INCLUDE_DIR} /usr/include/postgresql)
 target_link_libraries(crm_soci INTERFACE
-  ${SOCI_SQLITE3_LIB} ${SOCI_POSTGRESQL_LIB} ${SOCI_CORE_LIB}
+  ${SOCI_SQLITE3_ARCHIVE} ${SOCI_POSTGRESQL_ARCHIVE} ${SOCI_CORE_ARCHIVE}
   PkgConfig::SQLITE3 PkgConfig::LIBPQ ${CMAKE_DL_LIBS})
 
 # Argon2id password hashing.

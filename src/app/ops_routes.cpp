@@ -106,6 +106,12 @@ void register_platform_gauges(MetricsRegistry& metrics, Database& db, std::funct
     auto s = db.stats();
     return std::vector<MetricsRegistry::GaugeSample>{{{}, static_cast<double>(s.timeouts)}};
   });
+  metrics.gauge("crm_db_statements", "SQL statements by how they were obtained (cumulative)", [&db] {
+    auto s = db.stats();
+    return std::vector<MetricsRegistry::GaugeSample>{
+        {{{"source", "prepared"}}, static_cast<double>(s.statements_prepared)},
+        {{{"source", "cached"}}, static_cast<double>(s.statements_reused)}};
+  });
   metrics.gauge("crm_outbox_deliveries", "Outbox deliveries by state", [&db] {
     std::vector<MetricsRegistry::GaugeSample> out;
     try {

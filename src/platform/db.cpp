@@ -2,6 +2,7 @@
 
 #include "crm/platform/error.hpp"
 #include "crm/platform/log.hpp"
+#include "statement_cache.hpp"
 
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
@@ -100,6 +101,9 @@ DatabaseUrl parse_database_url(const std::string& url) {
 Database::Database(const DatabaseConfig& config, const DatabaseUrl& url)
     : config_(config), url_(url), sessions_(static_cast<std::size_t>(config.pool_size)),
       busy_(static_cast<std::size_t>(config.pool_size), false) {
+  statement_counters_ = std::make_unique<detail::StatementCounters>();
+  factory_ = url_.backend == Backend::sqlite ? detail::caching_sqlite_factory(*statement_counters_)
+                                             : detail::caching_postgresql_factory(*statement_counters_);
   if (url_.backend == Backend::sqlite) {
     configure_sqlite_once();
     auto parent = std::filesystem::path(url_.sqlite_path).parent_path();
@@ -107,12 +111,14 @@ Database::Database(const DatabaseConfig& config, const DatabaseUrl& url)
   }
 }
 
-Database::~Database() = default;
+Database::~Database() {
+  sessions_.clear();  // before the factory and counters they refer to
+}
 
 std::unique_ptr<soci::session> Database::open_session() {
   auto s = std::make_unique<soci::session>();
   if (url_.backend == Backend::sqlite) {
-    s->open(soci::sqlite3, url_.connect_string + " timeout=" + std::to_string(config_.busy_timeout_ms / 1000 + 1));
+    s->open(*factory_, url_.connect_string + " timeout=" + std::to_string(config_.busy_timeout_ms / 1000 + 1));
     *s << "PRAGMA journal_mode=WAL";
     *s << "PRAGMA foreign_keys=ON";
     *s << ("PRAGMA synchronous=" + config_.sqlite_synchronous);
@@ -120,7 +126,7 @@ std::unique_ptr<soci::session> Database::open_session() {
     // Temporary b-trees (sorts) stay in memory.
     *s << "PRAGMA temp_store=MEMORY";
   } else {
-    s->open(soci::postgresql, url_.connect_string);
+    s->open(*factory_, url_.connect_string);
     *s << "SET TIME ZONE 'UTC'";
   }
   return s;
@@ -210,6 +216,8 @@ PoolStats Database::stats() const {
   for (bool b : busy_) s.in_use += b ? 1 : 0;
   s.waits = waits_;
   s.timeouts = timeouts_;
+  s.statements_prepared = statement_counters_->prepared.load(std::memory_order_relaxed);
+  s.statements_reused = statement_counters_->reused.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -13,6 +13,11 @@
 
 namespace soci {
 class session;
+class backend_factory;
+}  // namespace soci
+
+namespace crm::platform::detail {
+struct StatementCounters;
 }
 
 namespace crm::platform {
@@ -36,9 +41,12 @@ struct PoolStats {
   std::size_t in_use = 0;
   std::uint64_t waits = 0;     // acquisitions that had to wait
   std::uint64_t timeouts = 0;  // acquisitions that gave up (503)
+  std::uint64_t statements_prepared = 0;  // statements compiled (not found in a connection's cache)
+  std::uint64_t statements_reused = 0;    // statements served from a connection's cache
 };
 
 /// A fixed-size pool of sessions. Connections are opened lazily and replaced when broken.
+/// Each connection keeps the statements it prepared and reuses them for the same SQL text.
 class Database final {
  public:
   Database(const DatabaseConfig& config, const DatabaseUrl& url);
@@ -91,6 +99,8 @@ class Database final {
 
   DatabaseConfig config_;
   DatabaseUrl url_;
+  std::unique_ptr<detail::StatementCounters> statement_counters_;
+  std::unique_ptr<soci::backend_factory> factory_;
   mutable std::mutex mutex_;
   std::timed_mutex write_mutex_;
   std::condition_variable cv_;

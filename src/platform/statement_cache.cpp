@@ -1,0 +1,277 @@
+#include "statement_cache.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <cctype>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace crm::platform::detail {
+
+namespace {
+
+using soci::details::statement_type;
+
+// Only statements whose text repeats are kept: queries and row changes. Schema changes,
+// PRAGMAs and session settings run once and are prepared the ordinary way.
+bool worth_keeping(std::string_view sql, bool transaction_control) {
+  std::size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) && word.size() < 10) {
+    word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
+    ++i;
+  }
+  if (word == "SELECT" || word == "INSERT" || word == "UPDATE" || word == "DELETE" || word == "WITH") return true;
+  return transaction_control && (word == "BEGIN" || word == "COMMIT" || word == "ROLLBACK" || word == "SAVEPOINT" ||
+                                 word == "RELEASE");
+}
+
+/// Least-recently-used map from SQL text to a connection's statement.
+template <class Value>
+class Lru {
+ public:
+  struct Entry {
+    std::string sql;
+    Value value;
+  };
+  using List = std::list<Entry>;
+
+  /// The entry for `sql`, now the most recently used; null when absent.
+  Entry* find(const std::string& sql) {
+    auto it = index_.find(sql);
+    if (it == index_.end()) return nullptr;
+    entries_.splice(entries_.begin(), entries_, it->second);
+    return &*it->second;
+  }
+  Entry& insert(std::string sql, Value value) {
+    entries_.push_front(Entry{std::move(sql), std::move(value)});
+    index_.emplace(entries_.front().sql, entries_.begin());
+    return entries_.front();
+  }
+  void erase(const std::string& sql) {
+    auto it = index_.find(sql);
+    if (it == index_.end()) return;
+    auto pos = it->second;
+    index_.erase(it);
+    entries_.erase(pos);
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
+  List& entries() noexcept { return entries_; }
+
+ private:
+  List entries_;
+  std::unordered_map<std::string_view, typename List::iterator> index_;
+};
+
+// ---- SQLite -------------------------------------------------------------------------------
+
+class SqliteSession;
+
+// A statement taken from its session's cache while it is in use and given back, reset and
+// with its parameters cleared, when SOCI is done with it. Two statements with the same text
+// open at once on one connection simply get a statement each.
+struct SqliteStatement final : soci::sqlite3_statement_backend {
+  explicit SqliteStatement(SqliteSession& session);
+  void prepare(const std::string& query, statement_type type) override;
+  void clean_up() override;
+
+  SqliteSession& owner;
+  std::string key;  // non-empty: the statement goes back to the cache
+};
+
+class SqliteSession final : public soci::sqlite3_session_backend {
+ public:
+  SqliteSession(const soci::connection_parameters& parameters, StatementCounters& counters)
+      : soci::sqlite3_session_backend(parameters), counters_(counters) {}
+  ~SqliteSession() override {
+    // sqlite3_close refuses to close a connection with statements left.
+    for (auto& e : cache_.entries()) sqlite_api::sqlite3_finalize(e.value);
+  }
+  soci::sqlite3_statement_backend* make_statement_backend() override { return new SqliteStatement(*this); }
+
+  sqlite_api::sqlite3_stmt* take(const std::string& sql) {
+    auto* entry = cache_.find(sql);
+    if (!entry) return nullptr;
+    auto* stmt = entry->value;
+    cache_.erase(sql);
+    counters_.reused.fetch_add(1, std::memory_order_relaxed);
+    return stmt;
+  }
+  void give_back(std::string sql, sqlite_api::sqlite3_stmt* stmt) {
+    if (cache_.find(sql)) {  // another statement with this text came back first
+      sqlite_api::sqlite3_finalize(stmt);
+      return;
+    }
+    cache_.insert(std::move(sql), stmt);
+    while (cache_.size() > kStatementsPerConnection) {
+      auto& oldest = cache_.entries().back();
+      sqlite_api::sqlite3_finalize(oldest.value);
+      cache_.erase(std::string(oldest.sql));
+    }
+  }
+  StatementCounters& counters() noexcept { return counters_; }
+
+ private:
+  StatementCounters& counters_;
+  Lru<sqlite_api::sqlite3_stmt*> cache_;
+};
+
+SqliteStatement::SqliteStatement(SqliteSession& session) : soci::sqlite3_statement_backend(session), owner(session) {}
+
+void SqliteStatement::prepare(const std::string& query, statement_type type) {
+  clean_up();
+  bool keep = worth_keeping(query, true);
+  if (keep) {
+    if (auto* stmt = owner.take(query)) {
+      stmt_ = stmt;
+      databaseReady_ = true;
+      key = query;
+      return;
+    }
+  }
+  soci::sqlite3_statement_backend::prepare(query, type);
+  owner.counters().prepared.fetch_add(1, std::memory_order_relaxed);
+  if (keep) key = query;
+}
+
+void SqliteStatement::clean_up() {
+  if (stmt_ && !key.empty()) {
+    sqlite_api::sqlite3_reset(stmt_);
+    sqlite_api::sqlite3_clear_bindings(stmt_);
+    owner.give_back(std::move(key), stmt_);
+    key.clear();
+    stmt_ = nullptr;
+    databaseReady_ = false;
+    rowsAffectedBulk_ = -1;
+    return;
+  }
+  key.clear();
+  soci::sqlite3_statement_backend::clean_up();
+}
+
+class SqliteFactory final : public soci::backend_factory {
+ public:
+  explicit SqliteFactory(StatementCounters& counters) : counters_(counters) {}
+  soci::details::session_backend* make_session(const soci::connection_parameters& parameters) const override {
+    return new SqliteSession(parameters, counters_);
+  }
+
+ private:
+  StatementCounters& counters_;
+};
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+class PgSession;
+
+// A statement prepared on the server once per connection under a name of its own; later
+// statements with the same text run it by name. SOCI's rewriting of :name parameters into
+// $n is kept (the base prepare does it), only the PQprepare and the DEALLOCATE move into
+// the session's cache.
+struct PgStatement final : soci::postgresql_statement_backend {
+  explicit PgStatement(PgSession& session);
+  ~PgStatement() override;
+  void prepare(const std::string& query, statement_type type) override;
+
+  PgSession& owner;
+  bool cached = false;
+};
+
+class PgSession final : public soci::postgresql_session_backend {
+ public:
+  struct Prepared {
+    std::string name;
+    int users = 0;  // statements running it now: never evicted while in use
+  };
+
+  PgSession(const soci::connection_parameters& parameters, StatementCounters& counters)
+      : soci::postgresql_session_backend(parameters, false), counters_(counters) {}
+  soci::postgresql_statement_backend* make_statement_backend() override { return new PgStatement(*this); }
+
+  /// The server-side name for `sql` ($n form), preparing it on this connection if needed.
+  const std::string& acquire(const std::string& sql, int parameters) {
+    if (auto* entry = cache_.find(sql)) {
+      ++entry->value.users;
+      counters_.reused.fetch_add(1, std::memory_order_relaxed);
+      return entry->value.name;
+    }
+    std::string name = "crm_" + std::to_string(++sequence_);
+    soci::details::postgresql_result result(*this, PQprepare(conn_, name.c_str(), sql.c_str(), parameters, nullptr));
+    result.check_for_errors("Cannot prepare statement.");
+    counters_.prepared.fetch_add(1, std::memory_order_relaxed);
+    evict_beyond(kStatementsPerConnection - 1);
+    auto& entry = cache_.insert(sql, Prepared{std::move(name), 1});
+    return entry.value.name;
+  }
+  void release(const std::string& sql) {
+    if (auto* entry = cache_.find(sql); entry && entry->value.users > 0) --entry->value.users;
+  }
+
+ private:
+  void evict_beyond(std::size_t limit) {
+    auto& entries = cache_.entries();
+    for (auto it = entries.end(); cache_.size() > limit && it != entries.begin();) {
+      --it;
+      if (it->value.users > 0) continue;
+      // Prepared statements are not transactional: this works inside a transaction too.
+      PGresult* r = PQexec(conn_, ("DEALLOCATE " + it->value.name).c_str());
+      PQclear(r);
+      std::string sql = it->sql;
+      it = std::next(it);
+      cache_.erase(sql);
+    }
+  }
+
+  StatementCounters& counters_;
+  Lru<Prepared> cache_;
+  std::uint64_t sequence_ = 0;
+};
+
+PgStatement::PgStatement(PgSession& session) : soci::postgresql_statement_backend(session, false), owner(session) {}
+
+PgStatement::~PgStatement() {
+  if (cached) {
+    owner.release(query_);
+    statementName_.clear();  // the session's cache owns the server-side statement
+  }
+}
+
+void PgStatement::prepare(const std::string& query, statement_type type) {
+  if (!worth_keeping(query, false)) {
+    soci::postgresql_statement_backend::prepare(query, type);
+    return;
+  }
+  // A one-time prepare only rewrites the text (query_, names_); nothing reaches the server.
+  soci::postgresql_statement_backend::prepare(query, soci::details::st_one_time_query);
+  statementName_ = owner.acquire(query_, static_cast<int>(names_.size()));
+  cached = true;
+  stType_ = soci::details::st_repeatable_query;
+}
+
+class PgFactory final : public soci::backend_factory {
+ public:
+  explicit PgFactory(StatementCounters& counters) : counters_(counters) {}
+  soci::details::session_backend* make_session(const soci::connection_parameters& parameters) const override {
+    return new PgSession(parameters, counters_);
+  }
+
+ private:
+  StatementCounters& counters_;
+};
+
+}  // namespace
+
+std::unique_ptr<soci::backend_factory> caching_sqlite_factory(StatementCounters& counters) {
+  return std::make_unique<SqliteFactory>(counters);
+}
+
+std::unique_ptr<soci::backend_factory> caching_postgresql_factory(StatementCounters& counters) {
+  return std::make_unique<PgFactory>(counters);
+}
+
+}  // namespace crm::platform::detail

@@ -1,0 +1,141 @@
+// Each pooled connection keeps its prepared statements: the same SQL text is compiled once
+// per connection and then reused, with correct results for every binding, on SQLite and
+// PostgreSQL.
+#include "support/harness.hpp"
+
+#include "crm/platform/db.hpp"
+
+#include <doctest/doctest.h>
+#include <soci/soci.h>
+
+#include <string>
+
+using namespace crm::testing;
+using crm::platform::Database;
+using crm::platform::DatabaseConfig;
+
+namespace {
+
+std::unique_ptr<Database> open_pool(TestDatabase& db) {
+  DatabaseConfig cfg;
+  cfg.pool_size = 1;  // every statement meets the same connection
+  return std::make_unique<Database>(cfg, crm::platform::parse_database_url(db.url()));
+}
+
+std::string name_of(soci::session& sql, int id) {
+  std::string name;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT name FROM cache_items WHERE id = :id", soci::use(id), soci::into(name, ind);
+  return ind == soci::i_ok ? name : std::string("<none>");
+}
+
+}  // namespace
+
+TEST_SUITE("integration/statement cache") {
+
+TEST_CASE("a statement is prepared once per connection and reused with new bindings") {
+  for (const auto& backend : backends()) {
+    CAPTURE(backend);
+    TestDatabase db(backend);
+    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    auto pool = open_pool(db);
+    auto lease = pool->acquire();
+    soci::session& sql = *lease;
+    for (int i = 1; i <= 5; ++i) {
+      std::string name = "batik-" + std::to_string(i);
+      sql << "INSERT INTO cache_items (id, name) VALUES (:id, :name)", soci::use(i), soci::use(name);
+    }
+    auto before = pool->stats();
+    CHECK(name_of(sql, 3) == "batik-3");
+    auto after_first = pool->stats();
+    CHECK(after_first.statements_prepared == before.statements_prepared + 1);
+    for (int i = 1; i <= 5; ++i) CHECK(name_of(sql, i) == "batik-" + std::to_string(i));
+    CHECK(name_of(sql, 99) == "<none>");
+    auto after = pool->stats();
+    CHECK(after.statements_prepared == after_first.statements_prepared);  // no new compilation
+    CHECK(after.statements_reused >= after_first.statements_reused + 6);
+  }
+}
+
+TEST_CASE("the same statement text open twice at once on one connection gives each its own rows") {
+  for (const auto& backend : backends()) {
+    CAPTURE(backend);
+    TestDatabase db(backend);
+    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    db.exec("INSERT INTO cache_items (id, name) VALUES (1, 'kawung'), (2, 'parang'), (3, 'sekar jagad')");
+    auto pool = open_pool(db);
+    auto lease = pool->acquire();
+    soci::session& sql = *lease;
+    int min_id = 1;
+    std::string outer_name;
+    soci::statement outer = (sql.prepare << "SELECT name FROM cache_items WHERE id >= :id ORDER BY id",
+                             soci::use(min_id), soci::into(outer_name));
+    outer.execute(false);
+    std::vector<std::string> seen;
+    while (outer.fetch()) {
+      seen.push_back(outer_name);
+      // The same text again while the outer statement is still walking its rows.
+      int inner_id = 3;
+      std::string inner_name;
+      sql << "SELECT name FROM cache_items WHERE id >= :id ORDER BY id", soci::use(inner_id), soci::into(inner_name);
+      CHECK(inner_name == "sekar jagad");
+    }
+    CHECK(seen == std::vector<std::string>{"kawung", "parang", "sekar jagad"});
+  }
+}
+
+TEST_CASE("a failed statement and a rolled-back transaction leave the cached statement usable") {
+  for (const auto& backend : backends()) {
+    CAPTURE(backend);
+    TestDatabase db(backend);
+    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    auto pool = open_pool(db);
+    auto lease = pool->acquire();
+    soci::session& sql = *lease;
+    auto insert = [&](int id, const std::string& name) {
+      sql << "INSERT INTO cache_items (id, name) VALUES (:id, :name)", soci::use(id), soci::use(name);
+    };
+    insert(1, "tulis");
+    CHECK_THROWS(insert(2, "tulis"));  // unique name: the statement fails mid-way
+    insert(2, "cap");
+    {
+      soci::transaction tx(sql);
+      insert(3, "printed");
+      CHECK(name_of(sql, 3) == "printed");
+      tx.rollback();
+    }
+    insert(3, "sarong");
+    CHECK(name_of(sql, 1) == "tulis");
+    CHECK(name_of(sql, 2) == "cap");
+    CHECK(name_of(sql, 3) == "sarong");
+    CHECK(db.scalar("SELECT COUNT(*) FROM cache_items") == 3);
+  }
+}
+
+TEST_CASE("more distinct statements than a connection keeps are evicted and prepared again") {
+  for (const auto& backend : backends()) {
+    CAPTURE(backend);
+    TestDatabase db(backend);
+    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    db.exec("INSERT INTO cache_items (id, name) VALUES (7, 'songket')");
+    auto pool = open_pool(db);
+    auto lease = pool->acquire();
+    soci::session& sql = *lease;
+    CHECK(name_of(sql, 7) == "songket");
+    // 300 different texts push the first one out of the connection's 256.
+    for (int i = 0; i < 300; ++i) {
+      int n = 0;
+      sql << ("SELECT COUNT(*) + " + std::to_string(i) + " FROM cache_items"), soci::into(n);
+      CHECK(n == i + 1);
+    }
+    auto before = pool->stats();
+    CHECK(name_of(sql, 7) == "songket");
+    CHECK(pool->stats().statements_prepared == before.statements_prepared + 1);
+    // The most recent ones are still there.
+    int n = 0;
+    sql << "SELECT COUNT(*) + 299 FROM cache_items", soci::into(n);
+    CHECK(n == 300);
+    CHECK(pool->stats().statements_prepared == before.statements_prepared + 1);
+  }
+}
+}
