@@ -4,6 +4,9 @@
 
 #include <soci/soci.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <type_traits>
 #include <variant>
 
@@ -200,29 +203,115 @@ const SortColumn& sort_column(const std::string& field) {
   throw Error::bad_parameter("sort", "Unknown sort field " + field + ".");
 }
 
+/// The best-ranked search documents a relevance-ordered page is first looked for among
+/// (and, with a cursor, those ranked after it). Ranking is cheap next to joining every match
+/// to its customer, which a word found in thousands of documents made the bulk of a search.
+struct SearchWindow {
+  long long size = 0;
+  std::optional<double> after_rank;  // the cursor's rank and id; none on the first page
+  std::string after_id;
+};
+
+/// SQLite: a subquery for the search document key of a customer (for a cursor's tie-break).
+std::string search_doc_of(Binder& b, const std::string& tenant_id, const std::string& customer_id) {
+  std::string out = "(SELECT doc FROM customer_search_keys WHERE tenant_id = ";
+  out += b.add(tenant_id);
+  out += " AND customer_id = ";
+  out += b.add(customer_id);
+  out += ")";
+  return out;
+}
+
+/// The condition on customer_search for the tenant's documents matching `q`.
+void add_match(std::string& out, bool pg, Binder& b, const std::string& q, const std::string& tenant_id) {
+  if (pg) {
+    out += "tenant_id = ";
+    out += b.add(tenant_id);
+    out += " AND document @@ to_tsquery('simple', ";
+    out += b.add(q);
+    out += ")";
+  } else {
+    out += "customer_search MATCH ";
+    out += b.add(sqlite_tenant_match(tenant_id, q));
+  }
+}
+
 /// FROM of a customer query: with search terms, joined to the matching search documents and
-/// their rank (lower is better on both backends).
-std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
+/// their rank (lower is better on both backends). With a window, only the window's documents.
+std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id,
+                     const SearchWindow* window = nullptr) {
   std::string from = "customer_customers c";
   if (f.search_terms.empty()) return from;
   std::string q = search_expression(sql, f.search_terms);
-  if (is_postgres(sql)) {
-    from += " JOIN (SELECT customer_id, CAST(-ts_rank(document, to_tsquery('simple', ";
-    from += b.add(q);
-    from += ")) AS DOUBLE PRECISION) AS rank FROM customer_search WHERE tenant_id = ";
-    from += b.add(tenant_id);
-    from += " AND document @@ to_tsquery('simple', ";
-    from += b.add(q);
-    from += ")) s ON s.customer_id = c.id";
-  } else {
-    from += " JOIN (SELECT customer_id, bm25(customer_search, 0.0, 0.0, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0) AS rank"
-            " FROM customer_search WHERE customer_search MATCH ";
-    from += b.add(q);
-    from += " AND tenant_id = ";
-    from += b.add(tenant_id);
-    from += ") s ON s.customer_id = c.id";
+  bool pg = is_postgres(sql);
+  // One b.add per statement, in the order the placeholders appear: parameters are bound by
+  // position, and the operands of + are not evaluated in a fixed order.
+  std::string inner;
+  auto add_rank = [&] {
+    if (!pg) {
+      inner += "bm25(customer_search, 0.0, 0.0, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0)";
+      return;
+    }
+    inner += "CAST(-ts_rank(document, to_tsquery('simple', ";
+    inner += b.add(q);
+    inner += ")) AS DOUBLE PRECISION)";
+  };
+  // SQLite: documents are read by rowid (doc) and mapped to customers through
+  // customer_search_keys; reading the UNINDEXED customer_id of every match back from FTS5's
+  // content table cost more than ranking them. Ties in rank are broken by doc, so a window
+  // ordered by (rank, doc) is exactly the start of the full ordering.
+  inner += pg ? "SELECT customer_id, " : "SELECT rowid AS doc, ";
+  add_rank();
+  inner += " AS rank FROM customer_search WHERE ";
+  add_match(inner, pg, b, q, tenant_id);
+  if (window) {
+    if (window->after_rank) {
+      inner += " AND (";
+      add_rank();
+      inner += " > ";
+      inner += b.add(*window->after_rank);
+      inner += " OR (";
+      add_rank();
+      inner += " = ";
+      inner += b.add(*window->after_rank);
+      if (pg) {
+        inner += " AND customer_id > ";
+        inner += b.add(window->after_id);
+      } else {
+        inner += " AND rowid > ";
+        inner += search_doc_of(b, tenant_id, window->after_id);
+      }
+      inner += "))";
+    }
+    inner += pg ? " ORDER BY rank, customer_id LIMIT " : " ORDER BY rank, rowid LIMIT ";
+    inner += b.add(window->size);
   }
-  return from;
+  if (!pg) {
+    inner = "SELECT w.doc, w.rank, k.customer_id FROM (" + inner +
+            ") w JOIN customer_search_keys k ON k.doc = w.doc";
+  }
+  return from + " JOIN (" + inner + ") s ON s.customer_id = c.id";
+}
+
+/// Whether more than `size` search documents match: a window that held them all cannot have
+/// missed a row.
+bool more_matches_than(soci::session& sql, const CustomerFilter& f, const std::string& tenant_id, long long size) {
+  Binder b;
+  std::string q = search_expression(sql, f.search_terms);
+  std::string text = "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search WHERE ";
+  add_match(text, is_postgres(sql), b, q, tenant_id);
+  text += " LIMIT ";
+  text += b.add(size + 1);
+  text += ") m";
+  long long n = 0;
+  soci::statement st(sql);
+  b.bind(st);
+  st.exchange(soci::into(n));
+  st.alloc();
+  st.prepare(text);
+  st.define_and_bind();
+  st.execute(true);
+  return n > size;
 }
 
 std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
@@ -477,6 +566,29 @@ std::vector<DuplicatePair> duplicate_pairs(soci::session& sql, const std::string
   return out;
 }
 
+namespace {
+
+// A rank travels in a cursor as text with every digit it needs: JSON parsing of numbers may
+// round to a neighbouring double, and a rank that comes back different breaks the tie-break of
+// equally ranked rows (a page repeated forever, or rows skipped).
+std::string exact_real(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::optional<double> parse_exact_real(const bj::value& v) {
+  if (v.is_number()) return v.to_number<double>();
+  if (!v.is_string()) return std::nullopt;
+  std::string text(v.get_string());
+  char* end = nullptr;
+  double out = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size()) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
   bj::array out;
   for (const auto& k : sort) {
@@ -490,22 +602,29 @@ bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
     else if (k.field == "credit_limit")
       out.emplace_back(c.credit_limit ? c.credit_limit->minor : -9223372036854775807LL);
     else if (k.field == "relevance")
-      out.emplace_back(c.search_rank);
+      out.emplace_back(exact_real(c.search_rank));
   }
   return out;
 }
 
-std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+namespace {
+
+std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q,
+                                   const SearchWindow* window) {
   Binder b;
-  std::string from = from_sql(sql, q.filter, b, tenant_id);
+  std::string from = from_sql(sql, q.filter, b, tenant_id, window);
   std::string where = filter_sql(sql, q.filter, b, tenant_id);
   std::string order;
   for (const auto& k : q.sort) {
     order += std::string(sort_column(k.field).expression) + (k.descending ? " DESC, " : " ASC, ");
   }
   // The id breaks ties in the direction of the last key (UUIDv7 ids follow creation order).
+  // SQLite, by relevance alone: the search document's key, the order the window reads in.
   bool id_descending = !q.sort.empty() && q.sort.back().descending;
-  order += id_descending ? "c.id DESC" : "c.id ASC";
+  bool by_doc = !is_postgres(sql) && !q.filter.search_terms.empty() && q.sort.size() == 1 &&
+                q.sort[0].field == "relevance";
+  std::string tiebreak = by_doc ? "s.doc" : "c.id";
+  order += tiebreak + (id_descending ? " DESC" : " ASC");
   if (q.after) {
     // Keyset: rows strictly after the cursor's (sort values..., id) in the ORDER BY.
     const auto* values = q.after->if_contains("k");
@@ -516,14 +635,16 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
     const auto& vals = values->get_array();
     for (std::size_t i = 0; i < q.sort.size(); ++i) {
       auto type = sort_column(q.sort[i].field).type;
-      bool ok = type == SortType::text ? vals[i].is_string() : type == SortType::integer ? vals[i].is_int64() : vals[i].is_number();
+      bool ok = type == SortType::text      ? vals[i].is_string()
+                : type == SortType::integer ? vals[i].is_int64()
+                                            : parse_exact_real(vals[i]).has_value();
       if (!ok) bad_cursor();
     }
     auto value = [&](std::size_t i) {
       switch (sort_column(q.sort[i].field).type) {
         case SortType::text: return b.add(std::string(vals[i].get_string()));
         case SortType::integer: return b.add(static_cast<long long>(vals[i].get_int64()));
-        case SortType::real: return b.add(vals[i].to_number<double>());
+        case SortType::real: return b.add(*parse_exact_real(vals[i]));
       }
       return std::string();
     };
@@ -535,7 +656,13 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
       if (i < q.sort.size()) {
         term += std::string(sort_column(q.sort[i].field).expression) + (q.sort[i].descending ? " < " : " > ") + value(i) + ")";
       } else {
-        term += std::string(id_descending ? "c.id < " : "c.id > ") + b.add(std::string(id->get_string())) + ")";
+        term += tiebreak + (id_descending ? " < " : " > ");
+        if (by_doc) {
+          term += search_doc_of(b, tenant_id, std::string(id->get_string()));
+        } else {
+          term += b.add(std::string(id->get_string()));
+        }
+        term += ")";
       }
       any += (any.empty() ? "" : " OR ") + term;
     }
@@ -546,6 +673,33 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
                       " WHERE " + where + " ORDER BY " + order + " LIMIT ";
   query += b.add(static_cast<long long>(q.limit));
   return fetch_all<CustomerFetch>(sql, query, b, searching);
+}
+
+}  // namespace
+
+std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+  bool by_relevance = !q.filter.search_terms.empty() && q.sort.size() == 1 && q.sort[0].field == "relevance" &&
+                      !q.sort[0].descending;
+  if (!by_relevance) return list_page(sql, tenant_id, q, nullptr);
+  // The page is looked for among the best-ranked documents first. Filters and deleted
+  // customers can leave it short; then, if more documents match than the window held, the
+  // page comes from all of them.
+  SearchWindow window;
+  window.size = std::max<long long>(200, 8LL * q.limit);
+  if (q.after) {
+    const auto* values = q.after->if_contains("k");
+    const auto* id = q.after->if_contains("id");
+    std::optional<double> rank;
+    if (values && values->is_array() && values->get_array().size() == 1) rank = parse_exact_real(values->get_array()[0]);
+    if (!rank || !id || !id->is_string()) bad_cursor();
+    window.after_rank = *rank;
+    window.after_id = std::string(id->get_string());
+  }
+  auto rows = list_page(sql, tenant_id, q, &window);
+  if (static_cast<long long>(rows.size()) >= q.limit || !more_matches_than(sql, q.filter, tenant_id, window.size)) {
+    return rows;
+  }
+  return list_page(sql, tenant_id, q, nullptr);
 }
 
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f) {

@@ -69,9 +69,10 @@ void reindex_customer(soci::session& sql, const std::string& tenant_id, const st
   }
   long long doc = search_key(sql, tenant_id, customer_id, true);
   sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(doc);
-  sql << "INSERT INTO customer_search (rowid, tenant_id, customer_id, name, legal_name, email, phone, tags, contacts,"
+  std::string tenant = sqlite_tenant_token(tenant_id);
+  sql << "INSERT INTO customer_search (rowid, tenant, customer_id, name, legal_name, email, phone, tags, contacts,"
          " notes) VALUES (:d, :t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
-      soci::use(doc), soci::use(tenant_id), soci::use(customer_id), soci::use(name), soci::use(legal),
+      soci::use(doc), soci::use(tenant), soci::use(customer_id), soci::use(name), soci::use(legal),
       soci::use(email), soci::use(phone), soci::use(tags), soci::use(people), soci::use(notes_text);
 }
 
@@ -107,6 +108,20 @@ std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::sessi
   st.execute();
   while (st.fetch()) out.emplace_back(t, c);
   return out;
+}
+
+std::string sqlite_tenant_token(const std::string& tenant_id) {
+  std::string token = "t";
+  for (char ch : tenant_id) {
+    if (ch != '-') token.push_back(ch);
+  }
+  return token;
+}
+
+std::string sqlite_tenant_match(const std::string& tenant_id, const std::string& terms) {
+  // Tenant ids are UUIDs (hex digits and dashes) and terms are letters and digits with FTS5
+  // quotes of their own: neither can change the structure of the expression.
+  return "tenant : \"" + sqlite_tenant_token(tenant_id) + "\" AND -{tenant} : (" + terms + ")";
 }
 
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms) {

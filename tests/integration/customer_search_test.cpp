@@ -130,6 +130,72 @@ bj::object leaf(const char* field, const char* op, bj::value value = nullptr) {
 }  // namespace
 
 TEST_SUITE("integration/customer_search") {
+  TEST_CASE("customer: a relevance-ordered search pages exactly through more matches than the ranked window holds") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "cust-window-a", "owner@window-a.example");
+      auto b = register_tenant(client, "cust-window-b", "owner@window-b.example");
+      // 300 matches in tenant a: 42 rank higher (the word twice in the name), and one in
+      // 12 is active. Tenant b has matches of its own that must stay out.
+      std::set<std::string> all, better, active;
+      for (int chunk = 0; chunk < 3; ++chunk) {
+        bj::array inputs;
+        for (int i = chunk * 100; i < chunk * 100 + 100; ++i) {
+          bool twice = i % 100 < 13 + chunk;
+          bj::object c{{"name", (twice ? "Songket Songket Weaver " : "Songket Weaver ") + std::to_string(i)},
+                       {"status", i % 12 == 0 ? "active" : "lead"}};
+          inputs.push_back(c);
+        }
+        auto r = call(client, "POST", "/api/v1/customers/batch/create", a.access, js(bj::object{{"inputs", inputs}}));
+        REQUIRE_MESSAGE(r.status == 200, r.body);
+        int i = chunk * 100;
+        auto answer = obj(r);
+        for (const auto& res : answer.at("results").as_array()) {
+          const auto& o = res.as_object();
+          REQUIRE(o.at("status").to_number<int>() == 201);
+          std::string id = id_of(o.at("resource").as_object());
+          all.insert(id);
+          if (i % 100 < 13 + chunk) better.insert(id);
+          if (i % 12 == 0) active.insert(id);
+          ++i;
+        }
+      }
+      REQUIRE(better.size() == 42);
+      bj::array other;
+      for (int i = 0; i < 30; ++i) other.push_back(bj::object{{"name", "Songket Loom " + std::to_string(i)}});
+      REQUIRE(call(client, "POST", "/api/v1/customers/batch/create", b.access, js(bj::object{{"inputs", other}})).status ==
+              200);
+
+      auto walk = [&](const std::string& extra) {
+        std::vector<std::string> seen;
+        std::string cursor;
+        for (int pages = 0; pages < 100; ++pages) {
+          auto r = call(client, "GET", "/api/v1/customers?q=songket&limit=7" + extra + (cursor.empty() ? "" : "&cursor=" + cursor),
+                        a.access);
+          REQUIRE_MESSAGE(r.status == 200, r.body);
+          for (const auto& c : data_of(r)) seen.push_back(id_of(c.as_object()));
+          bj::value next = obj(r).at("page").at("next_cursor");
+          if (next.is_null()) break;
+          cursor = encode(str(next));
+        }
+        return seen;
+      };
+      auto everyone = walk("");
+      CHECK(everyone.size() == 300);
+      CHECK(std::set<std::string>(everyone.begin(), everyone.end()) == all);
+      // The better-ranked customers come first.
+      CHECK(std::set<std::string>(everyone.begin(), everyone.begin() + 42) == better);
+      // A filter leaves the best-ranked window short of a page: the rest still comes, once.
+      auto actives = walk("&status=active");
+      CHECK(actives.size() == active.size());
+      CHECK(std::set<std::string>(actives.begin(), actives.end()) == active);
+      CHECK(walk("&status=active&tier=gold").empty());
+    }
+  }
+
   TEST_CASE("customer: POST /customers/search filters by a nested tree with every operator, custom fields and q") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);
