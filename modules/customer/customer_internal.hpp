@@ -333,7 +333,8 @@ void move_static_memberships(soci::session& sql, const std::string& tenant_id, c
 bool is_postgres(soci::session& sql);
 /// Rewrites the customer's search document from its row, contacts and notes (removes it when
 /// the customer is gone).
-void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
+                      bool created = false);
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
 /// True when there are customers but no search documents (a database from before the
 /// documents were keyed): the module rebuilds them at start.

@@ -446,7 +446,8 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                        [](UnitOfWork& uow, const EventEnvelope& e) {
                          const auto* id = e.payload.if_contains("customer_id");
                          if (!id || !id->is_string() || e.tenant_id.empty()) return;
-                         store::reindex_customer(uow.sql(), e.tenant_id, std::string(id->get_string()));
+                         store::reindex_customer(uow.sql(), e.tenant_id, std::string(id->get_string()),
+                                                 e.type == events::kCustomerCreated);
                        });
   }
 

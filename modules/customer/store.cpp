@@ -162,10 +162,12 @@ struct CustomerFetch {
   }
 };
 
-/// The facets (tags, countries) of a customer, rewritten with the row.
-void write_facets(soci::session& sql, const CustomerRow& c) {
-  sql << "DELETE FROM customer_customer_facets WHERE tenant_id = :t AND customer_id = :c", soci::use(c.tenant_id),
-      soci::use(c.id);
+/// The facets (tags, countries) of a customer, rewritten with the row (a new row has none).
+void write_facets(soci::session& sql, const CustomerRow& c, bool fresh) {
+  if (!fresh) {
+    sql << "DELETE FROM customer_customer_facets WHERE tenant_id = :t AND customer_id = :c", soci::use(c.tenant_id),
+        soci::use(c.id);
+  }
   auto add = [&](const std::string& kind, const std::string& value) {
     sql << "INSERT INTO customer_customer_facets (tenant_id, kind, value, customer_id) VALUES (:t, :k, :v, :c)"
            " ON CONFLICT DO NOTHING",
@@ -465,7 +467,7 @@ void insert_customer(soci::session& sql, const CustomerRow& c) {
       soci::use(credit_cur.value, credit_cur.ind), soci::use(lifetime.value, lifetime.ind),
       soci::use(lifetime_cur.value, lifetime_cur.ind), soci::use(external.value, external.ind),
       soci::use(created_by.value, created_by.ind), soci::use(created), soci::use(updated);
-  write_facets(sql, c);
+  write_facets(sql, c, true);
 }
 
 bool update_customer(soci::session& sql, const CustomerRow& c, int expected_version) {
@@ -501,7 +503,7 @@ bool update_customer(soci::session& sql, const CustomerRow& c, int expected_vers
        soci::use(expected_version));
   st.execute(true);
   if (st.get_affected_rows() == 0) return false;
-  write_facets(sql, c);
+  write_facets(sql, c, false);
   return true;
 }
 

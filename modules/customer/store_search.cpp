@@ -14,6 +14,14 @@ constexpr std::size_t kMaxNotesText = 100000;
 
 bool postgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
 
+/// SQLite: a key for the search document of a customer that has none.
+long long new_search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
+  long long doc = 0;
+  sql << "INSERT INTO customer_search_keys (tenant_id, customer_id) VALUES (:t, :c) RETURNING doc",
+      soci::use(tenant_id), soci::use(customer_id), soci::into(doc);
+  return doc;
+}
+
 /// SQLite: the integer key of a customer's search document (0 when it has none and
 /// `create` is false).
 long long search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool create) {
@@ -23,18 +31,14 @@ long long search_key(soci::session& sql, const std::string& tenant_id, const std
       soci::use(customer_id), soci::into(doc, ind);
   if (sql.got_data() && ind == soci::i_ok) return doc;
   if (!create) return 0;
-  sql << "INSERT INTO customer_search_keys (tenant_id, customer_id) VALUES (:t, :c)", soci::use(tenant_id),
-      soci::use(customer_id);
-  sql << "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
-      soci::use(customer_id), soci::into(doc);
-  return doc;
+  return new_search_key(sql, tenant_id, customer_id);
 }
 
 }  // namespace
 
 bool is_postgres(soci::session& sql) { return postgres(sql); }
 
-void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
+void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool created) {
   auto c = customer(sql, tenant_id, customer_id);
   if (!c) {
     remove_from_search(sql, tenant_id, customer_id);
@@ -47,15 +51,18 @@ void reindex_customer(soci::session& sql, const std::string& tenant_id, const st
   for (const auto& t : c->tags) {
     if (t.is_string()) tags += std::string(t.get_string()) + " ";
   }
+  // A customer just created has neither contacts nor notes yet, nor a document to replace.
   std::string people;
-  for (const auto& ct : contacts(sql, tenant_id, customer_id)) {
-    people += ct.first_name + " " + ct.last_name.value_or("") + " " +
-              (ct.email ? domain::email_search_text(*ct.email) : std::string()) + "\n";
-  }
   std::string notes_text;
-  for (const auto& n : notes(sql, tenant_id, customer_id, kIndexedNotes, std::nullopt)) {
-    if (notes_text.size() + n.body.size() > kMaxNotesText) break;
-    notes_text += n.body + "\n";
+  if (!created) {
+    for (const auto& ct : contacts(sql, tenant_id, customer_id)) {
+      people += ct.first_name + " " + ct.last_name.value_or("") + " " +
+                (ct.email ? domain::email_search_text(*ct.email) : std::string()) + "\n";
+    }
+    for (const auto& n : notes(sql, tenant_id, customer_id, kIndexedNotes, std::nullopt)) {
+      if (notes_text.size() + n.body.size() > kMaxNotesText) break;
+      notes_text += n.body + "\n";
+    }
   }
   if (postgres(sql)) {
     std::string b = legal + " " + email + " " + phone, cc = tags + " " + people;
@@ -67,8 +74,8 @@ void reindex_customer(soci::session& sql, const std::string& tenant_id, const st
         soci::use(notes_text);
     return;
   }
-  long long doc = search_key(sql, tenant_id, customer_id, true);
-  sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(doc);
+  long long doc = created ? new_search_key(sql, tenant_id, customer_id) : search_key(sql, tenant_id, customer_id, true);
+  if (!created) sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(doc);
   std::string tenant = sqlite_tenant_token(tenant_id);
   sql << "INSERT INTO customer_search (rowid, tenant, customer_id, name, legal_name, email, phone, tags, contacts,"
          " notes) VALUES (:d, :t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
