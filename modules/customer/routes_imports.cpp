@@ -20,11 +20,13 @@
 #include <soci/soci.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 namespace crm::customer {
 
@@ -222,16 +224,22 @@ Outcome import_row(Job& job, UnitOfWork& uow, const PendingRow& p) {
   return Outcome::created;
 }
 
-/// One batch: its rows, the job's counts and the problems, in one unit of work (a dry run
-/// rolls the rows back and records only the counts and problems).
+/// A batch's rows go in as few units of work as other writers allow: one holds the write
+/// lock (SQLite) or the tenant's customer lock for at most kMaxHold, and hands over sooner,
+/// after kMinRows, once another writer is queued. A request that writes while a million rows
+/// go in waits for a few rows, not for a batch.
+constexpr std::size_t kMinRows = 16;
+constexpr auto kMaxHold = std::chrono::milliseconds(50);
+
+/// One batch: its rows, the job's counts and the problems, each part in one unit of work (a
+/// dry run rolls the rows back and records only the counts and problems).
 void run_batch(Job& job, std::vector<PendingRow>& rows) {
-  std::vector<ImportProblem> problems;
-  ImportCounts counts;
+  std::vector<std::vector<ImportProblem>> found(rows.size());
   std::vector<bool> ready(rows.size(), false);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     auto& p = rows[i];
     if (!p.record.problems.empty()) {
-      add_problems(p, p.record.problems, nullptr, problems);
+      add_problems(p, p.record.problems, nullptr, found[i]);
       continue;
     }
     try {
@@ -239,54 +247,77 @@ void run_batch(Job& job, std::vector<PendingRow>& rows) {
       ready[i] = true;
     } catch (const Error& e) {
       if (http_status(e.kind()) >= 500) throw;
-      add_problems(p, e.fields(), &e, problems);
+      add_problems(p, e.fields(), &e, found[i]);
     }
   }
-  auto attempt = [&](UnitOfWork& uow) {
-    auto& sql = uow.sql();
-    // The tenant's customer lock first, as batch requests take it, then row by row.
-    store::lock_customers(sql, job.row.tenant_id);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      ++counts.processed;
-      if (!ready[i]) {
-        ++counts.failed;
-        continue;
+  std::size_t begin = 0;
+  while (begin < rows.size()) {
+    std::vector<ImportProblem> problems;
+    ImportCounts counts;
+    std::size_t end = begin;
+    bool handed_over = false;
+    auto attempt = [&](UnitOfWork& uow) {
+      auto& sql = uow.sql();
+      // The tenant's customer lock first, as batch requests take it, then row by row.
+      store::lock_customers(sql, job.row.tenant_id);
+      auto started = std::chrono::steady_clock::now();
+      for (std::size_t i = begin; i < rows.size(); ++i) {
+        if (i - begin >= kMinRows) {
+          if (job.cc.db.writers_waiting() > 0) {
+            handed_over = true;
+            break;
+          }
+          if (std::chrono::steady_clock::now() - started >= kMaxHold) break;
+        }
+        end = i + 1;
+        ++counts.processed;
+        if (!ready[i]) {
+          ++counts.failed;
+          problems.insert(problems.end(), found[i].begin(), found[i].end());
+          continue;
+        }
+        try {
+          auto outcome = uow.savepoint([&] { return import_row(job, uow, rows[i]); });
+          if (outcome == Outcome::created) ++counts.created;
+          else if (outcome == Outcome::updated) ++counts.updated;
+          else ++counts.skipped;
+        } catch (const Error& e) {
+          if (http_status(e.kind()) >= 500) throw;
+          ++counts.failed;
+          add_problems(rows[i], e.fields(), &e, problems);
+        }
       }
+    };
+    // Numbered in row order (the checks before the transaction found some of them first).
+    auto record = [&](UnitOfWork& uow) {
+      std::stable_sort(problems.begin(), problems.end(),
+                       [](const ImportProblem& a, const ImportProblem& b) { return a.row < b.row; });
+      for (auto& p : problems) p.seq = ++job.seq;
+      store::add_import_progress(uow.sql(), job.row.tenant_id, job.row.id, counts, now_ms());
+      store::insert_import_problems(uow.sql(), job.row.tenant_id, job.row.id, problems);
+    };
+    if (!job.row.dry_run) {
+      job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) {
+        attempt(uow);
+        record(uow);
+      });
+    } else {
       try {
-        auto outcome = uow.savepoint([&] { return import_row(job, uow, rows[i]); });
-        if (outcome == Outcome::created) ++counts.created;
-        else if (outcome == Outcome::updated) ++counts.updated;
-        else ++counts.skipped;
-      } catch (const Error& e) {
-        if (http_status(e.kind()) >= 500) throw;
-        ++counts.failed;
-        add_problems(rows[i], e.fields(), &e, problems);
+        job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) {
+          attempt(uow);
+          throw DryRunRollback{};
+        });
+      } catch (const DryRunRollback&) {
       }
+      job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) { record(uow); });
     }
-  };
-  // Numbered in row order (the checks before the transaction found some of them first).
-  auto record = [&](UnitOfWork& uow) {
-    std::stable_sort(problems.begin(), problems.end(),
-                     [](const ImportProblem& a, const ImportProblem& b) { return a.row < b.row; });
-    for (auto& p : problems) p.seq = ++job.seq;
-    store::add_import_progress(uow.sql(), job.row.tenant_id, job.row.id, counts, now_ms());
-    store::insert_import_problems(uow.sql(), job.row.tenant_id, job.row.id, problems);
-  };
-  if (!job.row.dry_run) {
-    job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) {
-      attempt(uow);
-      record(uow);
-    });
-    return;
+    begin = end;
+    // The queued writers go first: the lock is not fair, and this thread would take it again
+    // before a woken waiter runs.
+    for (int i = 0; handed_over && i < 20 && job.cc.db.writers_waiting() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(250));
+    }
   }
-  try {
-    job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) {
-      attempt(uow);
-      throw DryRunRollback{};
-    });
-  } catch (const DryRunRollback&) {
-  }
-  job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) { record(uow); });
 }
 
 void remove_file(const std::string& path) {

@@ -135,7 +135,11 @@ std::unique_ptr<soci::session> Database::open_session() {
 std::unique_lock<std::timed_mutex> Database::write_lock() {
   if (url_.backend != Backend::sqlite) return {};
   std::unique_lock lock(write_mutex_, std::defer_lock);
-  if (!lock.try_lock_for(std::chrono::milliseconds(config_.busy_timeout_ms))) {
+  if (lock.try_lock()) return lock;
+  write_waiters_.fetch_add(1, std::memory_order_relaxed);
+  bool locked = lock.try_lock_for(std::chrono::milliseconds(config_.busy_timeout_ms));
+  write_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  if (!locked) {
     throw Error(ErrorKind::unavailable, "database_busy", "The database is busy; try again.");
   }
   return lock;

@@ -334,6 +334,37 @@ TEST_SUITE("integration/customer_import") {
     }
   }
 
+  TEST_CASE("import: a request that writes while an import runs waits for a few rows, not for the batch") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      // One batch would hold every row: seconds under one transaction (PostgreSQL's rows cost
+      // more, so fewer of them make the point).
+      const int rows = backend == "postgres" ? 2000 : 5000;
+      ServerProcess server(db, {}, {"--config", config_file(db, "{\"import_batch_size\": 10000}")});
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "import-share", "owner@import-share.example");
+      auto id = start_import(client, owner.access, generated_csv(rows));
+      REQUIRE(eventually([&] { return n(get_ok(client, owner.access, "/api/v1/imports/" + id), "processed") > 0; }));
+      double slowest_ms = 0;
+      for (int i = 0; i < 10; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = call(client, "POST", "/api/v1/customers", owner.access,
+                      "{\"name\": \"Pembeli Semasa " + std::to_string(i) + "\"}");
+        std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
+        REQUIRE_MESSAGE(r.status == 201, r.body);
+        slowest_ms = std::max(slowest_ms, took.count());
+      }
+      auto during = get_ok(client, owner.access, "/api/v1/imports/" + id);
+      CHECK_MESSAGE(n(during, "processed") < rows, "the import ended before the requests: the test proves nothing");
+      CHECK_MESSAGE(slowest_ms < 1000, "the slowest create waited " << slowest_ms << " ms");
+      auto job = wait_job(client, owner.access, id);
+      CHECK(str(job.at("status")) == "completed");
+      CHECK(n(job, "created") == rows);
+      CHECK(listed_total(client, owner.access) == rows + 10);
+    }
+  }
+
   TEST_CASE("import: a job interrupted by a server restart is marked failed with a reason and what it committed stays") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);

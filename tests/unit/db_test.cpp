@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace {
 namespace fs = std::filesystem;
@@ -66,6 +67,24 @@ TEST_SUITE("platform/db") {
       }
       CHECK(db.stats().in_use == 0);
       CHECK(db.ping());
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  TEST_CASE("a writer queued on the sqlite write lock is counted until it gets the lock") {
+    auto dir = fs::temp_directory_path() / ("crm-db-test-" + crm::platform::random_hex(8));
+    fs::create_directories(dir);
+    {
+      Database db(DatabaseConfig{}, crm::platform::parse_database_url("sqlite:" + (dir / "lock.db").string()));
+      auto held = db.write_lock();
+      CHECK(db.writers_waiting() == 0);
+      std::thread waiter([&] { auto mine = db.write_lock(); });
+      for (int i = 0; i < 2000 && db.writers_waiting() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      CHECK(db.writers_waiting() == 1);
+      held.unlock();
+      waiter.join();
+      CHECK(db.writers_waiting() == 0);
     }
     std::error_code ec;
     fs::remove_all(dir, ec);

@@ -3,6 +3,7 @@
 
 #include "crm/platform/config.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -84,6 +85,9 @@ class Database final {
   /// before acquiring the session the transaction runs on. Throws a 503 Error after the busy
   /// timeout. PostgreSQL: an empty lock.
   std::unique_lock<std::timed_mutex> write_lock();
+  /// Writers queued on write_lock() now (SQLite; always 0 on PostgreSQL). A long-running
+  /// writer such as an import commits early and lets them in when this is not zero.
+  int writers_waiting() const noexcept { return write_waiters_.load(std::memory_order_relaxed); }
 
   /// True when a trivial query succeeds.
   bool ping();
@@ -103,6 +107,7 @@ class Database final {
   std::unique_ptr<soci::backend_factory> factory_;
   mutable std::mutex mutex_;
   std::timed_mutex write_mutex_;
+  std::atomic<int> write_waiters_{0};
   std::condition_variable cv_;
   std::vector<std::unique_ptr<soci::session>> sessions_;
   std::vector<bool> busy_;
