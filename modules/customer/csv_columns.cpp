@@ -12,6 +12,7 @@
 #include "csv.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace crm::customer {
@@ -98,40 +99,97 @@ bool csv_column_known(const std::string& column) {
   return known.count(column) || (column.rfind("custom.", 0) == 0 && column.size() > 7);
 }
 
-std::vector<std::string> csv_cells(const CustomerRow& c, const std::vector<std::string>& columns) {
-  bj::object json = c.to_json();
-  std::vector<std::string> out;
-  out.reserve(columns.size());
-  for (const auto& col : columns) {
-    if (col.rfind("custom.", 0) == 0) {
-      out.push_back(text(c.custom_fields.if_contains(col.substr(7))));
-      continue;
-    }
-    if (const auto* v = json.if_contains(col); v && col != "credit_limit" && col != "lifetime_value" &&
-                                               col != "addresses" && col != "preferences") {
-      out.push_back(text(v));
-      continue;
-    }
-    std::string cell;
-    for (const char* m : {"credit_limit", "lifetime_value"}) {
-      const auto& money = std::string(m) == "credit_limit" ? c.credit_limit : c.lifetime_value;
-      if (col == m && money) cell = money->to_json().at("amount").as_string().c_str();
-      if (col == std::string(m) + "_currency" && money) cell = money->currency;
-    }
-    if (col == "language" || col == "preferred_channel" || col == "marketing_opt_in") {
-      cell = text(c.preferences.if_contains(col));
-    }
-    for (const char* type : kAddressTypes) {
-      std::string prefix = std::string(type) + "_";
-      if (col.rfind(prefix, 0) != 0) continue;
-      for (const auto& a : c.addresses) {
-        const auto& o = a.as_object();
-        if (text(o.if_contains("type")) != type) continue;
-        cell = text(o.if_contains(col.substr(prefix.size())));
-        break;
+CsvLayout::CsvLayout(std::vector<std::string> columns) : columns_(std::move(columns)) {
+  static const std::map<std::string, Kind> direct = {
+      {"id", Kind::id},           {"code", Kind::code},         {"slug", Kind::slug},
+      {"type", Kind::type},       {"name", Kind::name},         {"legal_name", Kind::legal_name},
+      {"email", Kind::email},     {"email_disposable", Kind::email_disposable},
+      {"phone", Kind::phone},     {"website", Kind::website},   {"industry", Kind::industry},
+      {"status", Kind::status},   {"tier", Kind::tier},         {"owner_id", Kind::owner_id},
+      {"tags", Kind::tags},       {"external_id", Kind::external_id},
+      {"version", Kind::version}, {"created_at", Kind::created_at},
+      {"updated_at", Kind::updated_at}, {"deleted_at", Kind::deleted_at}};
+  for (const auto& col : columns_) {
+    Column c;
+    if (auto it = direct.find(col); it != direct.end()) {
+      c.kind = it->second;
+    } else if (col.rfind("custom.", 0) == 0) {
+      c.kind = Kind::custom;
+      c.key = col.substr(7);
+    } else if (col == "credit_limit" || col == "lifetime_value") {
+      c.kind = col == "credit_limit" ? Kind::credit_amount : Kind::lifetime_amount;
+    } else if (col == "credit_limit_currency" || col == "lifetime_value_currency") {
+      c.kind = col == "credit_limit_currency" ? Kind::credit_currency : Kind::lifetime_currency;
+    } else if (col == "language" || col == "preferred_channel" || col == "marketing_opt_in") {
+      c.kind = Kind::preference;
+      c.key = col;
+    } else {
+      for (const char* type : kAddressTypes) {
+        std::string prefix = std::string(type) + "_";
+        if (col.rfind(prefix, 0) == 0) {
+          c.kind = Kind::address;
+          c.address_type = type;
+          c.key = col.substr(prefix.size());
+        }
       }
     }
-    out.push_back(std::move(cell));
+    plan_.push_back(std::move(c));
+  }
+}
+
+std::vector<std::string> CsvLayout::cells(const CustomerRow& c) const {
+  auto opt = [](const std::optional<std::string>& v) { return v.value_or(std::string()); };
+  auto amount = [](const std::optional<Money>& m) {
+    return m ? std::string(m->to_json().at("amount").as_string()) : std::string();
+  };
+  std::vector<std::string> out;
+  out.reserve(plan_.size());
+  for (const auto& col : plan_) {
+    switch (col.kind) {
+      case Kind::id: out.push_back(c.id); break;
+      case Kind::code: out.push_back(c.code); break;
+      case Kind::slug: out.push_back(c.slug); break;
+      case Kind::type: out.push_back(c.type); break;
+      case Kind::name: out.push_back(c.name); break;
+      case Kind::legal_name: out.push_back(opt(c.legal_name)); break;
+      case Kind::email: out.push_back(opt(c.email)); break;
+      case Kind::email_disposable: out.emplace_back(c.email_disposable ? "true" : "false"); break;
+      case Kind::phone: out.push_back(opt(c.phone)); break;
+      case Kind::website: out.push_back(opt(c.website)); break;
+      case Kind::industry: out.push_back(opt(c.industry)); break;
+      case Kind::status: out.push_back(c.status); break;
+      case Kind::tier: out.push_back(opt(c.tier)); break;
+      case Kind::owner_id: out.push_back(c.owner_id); break;
+      case Kind::tags: {
+        bj::value tags = c.tags;
+        out.push_back(text(&tags));
+        break;
+      }
+      case Kind::external_id: out.push_back(opt(c.external_id)); break;
+      case Kind::version: out.push_back(std::to_string(c.version)); break;
+      case Kind::created_at: out.push_back(platform::format_rfc3339(c.created_at)); break;
+      case Kind::updated_at: out.push_back(platform::format_rfc3339(c.updated_at)); break;
+      case Kind::deleted_at: out.push_back(c.deleted_at ? platform::format_rfc3339(*c.deleted_at) : std::string()); break;
+      case Kind::custom: out.push_back(text(c.custom_fields.if_contains(col.key))); break;
+      case Kind::credit_amount: out.push_back(amount(c.credit_limit)); break;
+      case Kind::lifetime_amount: out.push_back(amount(c.lifetime_value)); break;
+      case Kind::credit_currency: out.push_back(c.credit_limit ? c.credit_limit->currency : std::string()); break;
+      case Kind::lifetime_currency: out.push_back(c.lifetime_value ? c.lifetime_value->currency : std::string()); break;
+      case Kind::preference: out.push_back(text(c.preferences.if_contains(col.key))); break;
+      case Kind::address: {
+        std::string cell;
+        for (const auto& a : c.addresses) {
+          const auto* o = a.if_object();
+          const auto* type = o ? o->if_contains("type") : nullptr;
+          if (!type || !type->is_string() || type->get_string() != col.address_type) continue;
+          cell = text(o->if_contains(col.key));
+          break;
+        }
+        out.push_back(std::move(cell));
+        break;
+      }
+      case Kind::none: out.emplace_back(); break;
+    }
   }
   return out;
 }

@@ -507,8 +507,29 @@ bool csv_column_known(const std::string& column);
 /// Removes the fields the server sets itself (id, code, slug, version, timestamps...), which an
 /// import ignores so that an export reads back.
 void strip_server_fields(bj::object& body);
-/// A customer's cells for the columns (plain text: neutralizing and quoting are the writer's).
-std::vector<std::string> csv_cells(const CustomerRow& c, const std::vector<std::string>& columns);
+/// The CSV columns of an export, worked out once: a customer's cells are then read straight
+/// from its row (plain text: neutralizing and quoting are the writer's).
+class CsvLayout {
+ public:
+  /// Columns of csv_columns() or custom.<key>.
+  explicit CsvLayout(std::vector<std::string> columns);
+  const std::vector<std::string>& columns() const noexcept { return columns_; }
+  std::vector<std::string> cells(const CustomerRow& c) const;
+
+ private:
+  enum class Kind {
+    none, id, code, slug, type, name, legal_name, email, email_disposable, phone, website, industry, status, tier,
+    owner_id, tags, external_id, version, created_at, updated_at, deleted_at, custom, credit_amount, lifetime_amount,
+    credit_currency, lifetime_currency, preference, address
+  };
+  struct Column {
+    Kind kind = Kind::none;
+    std::string key;           // custom field, preference or address part
+    std::string address_type;  // billing, shipping or other
+  };
+  std::vector<std::string> columns_;
+  std::vector<Column> plan_;
+};
 
 /// One data record of an import as the create and update paths take it.
 struct ImportRecord {

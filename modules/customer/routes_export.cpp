@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 namespace crm::customer {
@@ -46,6 +47,7 @@ struct ExportState {
   std::string format = "csv";
   bool csv = true;                   // CSV and XLSX take the CSV columns
   std::vector<std::string> columns;  // empty for JSON: every field
+  std::optional<CsvLayout> layout;   // CSV and XLSX
   bool started = false, done = false;
   std::size_t written = 0;
   std::string data_dir;
@@ -130,7 +132,7 @@ void write_xlsx(CustomerContext& cc, ExportState& s) {
   try {
     write_row(s.columns);
     each_page(cc, s, [&](const std::vector<CustomerRow>& rows) {
-      for (const auto& c : rows) write_row(csv_cells(c, s.columns));
+      for (const auto& c : rows) write_row(s.layout->cells(c));
     });
   } catch (...) {
     workbook_close(workbook);
@@ -177,7 +179,7 @@ std::optional<std::string> next_piece(CustomerContext& cc, ExportState& s) {
   }
   for (const auto& c : rows) {
     if (s.csv) {
-      out += domain::csv_line(csv_cells(c, s.columns));
+      out += domain::csv_line(s.layout->cells(c));
     } else {
       bj::object o = c.to_json();
       if (!s.columns.empty()) {
@@ -238,6 +240,7 @@ void register_export_routes(Router& router, CustomerContext& cc) {
       state->columns = csv_columns();
       for (const auto& d : *cc.defaults(tenant_id).custom_fields) state->columns.push_back("custom." + d.key);
     }
+    if (state->csv) state->layout.emplace(state->columns);
     const char* type = format == "csv"    ? "text/csv; charset=utf-8"
                        : format == "json" ? "application/json"
                                           : "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

@@ -224,10 +224,10 @@ Outcome import_row(Job& job, UnitOfWork& uow, const PendingRow& p) {
   return Outcome::created;
 }
 
-/// A batch's rows go in as few units of work as other writers allow: one holds the write
-/// lock (SQLite) or the tenant's customer lock for at most kMaxHold, and hands over sooner,
-/// after kMinRows, once another writer is queued. A request that writes while a million rows
-/// go in waits for a few rows, not for a batch.
+/// A batch's rows go in as few units of work as other writers allow. SQLite: a part commits
+/// after kMinRows once another writer is queued on the write lock. PostgreSQL, where writers
+/// queue on the tenant's customer lock unseen: a part holds it for at most kMaxHold. A request
+/// that writes while a million rows go in waits for a few rows, not for a batch.
 constexpr std::size_t kMinRows = 16;
 constexpr auto kMaxHold = std::chrono::milliseconds(50);
 
@@ -250,6 +250,7 @@ void run_batch(Job& job, std::vector<PendingRow>& rows) {
       add_problems(p, e.fields(), &e, found[i]);
     }
   }
+  const bool postgres = job.cc.db.backend() == platform::Backend::postgres;
   std::size_t begin = 0;
   while (begin < rows.size()) {
     std::vector<ImportProblem> problems;
@@ -267,7 +268,7 @@ void run_batch(Job& job, std::vector<PendingRow>& rows) {
             handed_over = true;
             break;
           }
-          if (std::chrono::steady_clock::now() - started >= kMaxHold) break;
+          if (postgres && std::chrono::steady_clock::now() - started >= kMaxHold) break;
         }
         end = i + 1;
         ++counts.processed;
