@@ -228,7 +228,7 @@ Outcome import_row(Job& job, UnitOfWork& uow, const PendingRow& p) {
 /// after kMinRows once another writer is queued on the write lock. PostgreSQL, where writers
 /// queue on the tenant's customer lock unseen: a part holds it for at most kMaxHold. A request
 /// that writes while a million rows go in waits for a few rows, not for a batch.
-constexpr std::size_t kMinRows = 16;
+constexpr std::size_t kMinRows = 4;
 constexpr auto kMaxHold = std::chrono::milliseconds(50);
 
 /// One batch: its rows, the job's counts and the problems, each part in one unit of work (a
