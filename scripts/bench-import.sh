@@ -10,6 +10,7 @@
 #   - GET /customers/export of every customer as CSV, JSON and XLSX: seconds and RssAnon
 #
 #   scripts/bench-import.sh
+# The figures also go to standard output as "name value" lines, for scripts/bench.sh.
 # Environment: BENCH_IMPORT_ROWS (default 100000), BENCH_IMPORT_BACKEND (sqlite or postgres,
 #              default sqlite), CRM_BENCH_BUILD_DIR (default build/release).
 # Plan limits are lifted by a configuration file so the demo tenant can hold every row.
@@ -62,9 +63,13 @@ for _ in $(seq 100); do
 done
 
 api="http://127.0.0.1:$port/api/v1"
-token="$(curl -s -X POST -H 'Content-Type: application/json' \
-  -d '{"email":"owner@demo.test","password":"demo-password-2026"}' "$api/auth/login" |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+# Access tokens last 15 minutes: a long import outlives several.
+login() {
+  curl -s -X POST -H 'Content-Type: application/json' \
+    -d '{"email":"owner@demo.test","password":"demo-password-2026"}' "$api/auth/login" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+token="$(login)"
 anon() { awk '/^RssAnon/ { print $2 }' "/proc/$pid/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 # p99 of a wrk report in ms ("812.00us", "1.20ms", "2.00s").
@@ -81,13 +86,40 @@ curl -s -H "Authorization: Bearer $token" "$api/customers?limit=100" |
     >"$work/paths-get.txt"
 anon_before="$(anon)"
 rss_before="$(rss)"
-BENCH_TOKEN="$token" BENCH_PATHS="$work/paths-get.txt" wrk -t1 -c2 -d3600s --latency \
-  -s scripts/bench/paths.lua "http://127.0.0.1:$port/" >"$work/wrk-get.txt" 2>&1 &
-wrk_get=$!
-BENCH_TOKEN="$token" BENCH_SEED=7 wrk -t1 -c1 -d3600s --latency \
-  -s scripts/bench/create_customers.lua "http://127.0.0.1:$port/" >"$work/wrk-post.txt" 2>&1 &
-wrk_post=$!
-on_exit "kill $wrk_get $wrk_post 2>/dev/null"
+# measure NAME WRK_ARGS...: wrk in rounds of at most 10 minutes, each with a fresh token, until
+# the import has ended ($work/import-done); round N reports to $work/wrk-NAME-N.txt.
+measure() {
+  local name="$1" round=0 w
+  shift
+  while [ ! -e "$work/import-done" ]; do
+    round=$((round + 1))
+    BENCH_TOKEN="$(login)" BENCH_SEED="$round" wrk -d600s --latency "$@" >"$work/wrk-$name-$round.txt" 2>&1 &
+    w=$!
+    while kill -0 "$w" 2>/dev/null; do
+      [ -e "$work/import-done" ] && kill -INT "$w" 2>/dev/null
+      sleep 0.5
+    done
+    wait "$w" 2>/dev/null || true
+  done
+}
+# summary NAME: "<worst p99 of the rounds> <requests/s over all of them> <non-2xx answers>".
+summary() {
+  local f p worst=0 requests=0 secs=0 bad=0
+  for f in "$work/wrk-$1-"*.txt; do
+    p="$(wrk_p99 "$f")"
+    worst="$(python3 -c 'import sys; print(max(float(sys.argv[1]), float(sys.argv[2] or 0)))' "$worst" "$p")"
+    requests=$((requests + $(awk '/requests in/ { print $1 }' "$f")))
+    secs="$(awk -v s="$secs" '/requests in/ { sub(/s,$/, "", $4); print s + $4 }' "$f")"
+    bad=$((bad + $(awk '/Non-2xx/ { n = $NF } END { print n + 0 }' "$f")))
+  done
+  python3 -c 'import sys; print(f"{float(sys.argv[1]):.2f} {int(sys.argv[2]) / max(float(sys.argv[3]), 1e-9):.0f} {sys.argv[4]}")' \
+    "$worst" "$requests" "$secs" "$bad"
+}
+BENCH_PATHS="$work/paths-get.txt" measure get -t1 -c2 -s scripts/bench/paths.lua "http://127.0.0.1:$port/" &
+measuring_get=$!
+measure post -t1 -c1 -s scripts/bench/create_customers.lua "http://127.0.0.1:$port/" &
+measuring_post=$!
+on_exit "touch '$work/import-done'; wait $measuring_get $measuring_post 2>/dev/null"
 t0="$(now)"
 # No "Expect: 100-continue": curl would wait a second for an interim answer before the body.
 job="$(curl -s -X POST -H "Authorization: Bearer $token" -H 'Content-Type: text/csv' -H 'Expect:' \
@@ -97,7 +129,14 @@ t_accepted="$(now)"
 anon_max="$anon_before"
 rss_max="$rss_before"
 while true; do
-  status="$(curl -s -H "Authorization: Bearer $token" "$api/imports/$job")"
+  status="$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $token" "$api/imports/$job")"
+  code="$(tail -n 1 <<<"$status")"
+  status="$(sed '$d' <<<"$status")"
+  if [ "$code" = 401 ]; then
+    token="$(login)"
+    continue
+  fi
+  [ "$code" = 200 ] || die "GET /imports/$job answered $code: $status"
   a="$(anon)"
   [ "$a" -gt "$anon_max" ] && anon_max="$a"
   a="$(rss)"
@@ -106,24 +145,36 @@ while true; do
   sleep 0.2
 done
 t_done="$(now)"
+import_seconds="$(seconds "$t0" "$t_done")"
 log "import of $rows rows: 202 after $(seconds "$t0" "$t_accepted") s, completed after $(seconds "$t0" "$t_done") s;" \
   "RssAnon ${anon_before} KiB before, at most ${anon_max} KiB"
 log "job: $status"
 # wrk reports when interrupted.
-kill -INT "$wrk_get" "$wrk_post"
-wait "$wrk_get" "$wrk_post" 2>/dev/null || true
-sed 's/^/    /' "$work/wrk-get.txt" "$work/wrk-post.txt" >&2
-log "during the import: GET /customers/{id} p99 $(wrk_p99 "$work/wrk-get.txt") ms" \
-  "($(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-get.txt") req/s)," \
-  "POST /customers p99 $(wrk_p99 "$work/wrk-post.txt") ms" \
-  "($(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk-post.txt") req/s);" \
+touch "$work/import-done"
+wait "$measuring_get" "$measuring_post" 2>/dev/null || true
+sed 's/^/    /' "$work"/wrk-get-*.txt "$work"/wrk-post-*.txt >&2
+read -r get_p99 get_rps get_bad <<<"$(summary get)"
+read -r post_p99 post_rps post_bad <<<"$(summary post)"
+[ "$get_bad$post_bad" = 00 ] || log "warning: $get_bad reads and $post_bad creates were not 2xx: their figures do not count"
+log "during the import (worst p99 of 10-minute rounds): GET /customers/{id} p99 $get_p99 ms ($get_rps req/s)," \
+  "POST /customers p99 $post_p99 ms ($post_rps req/s);" \
   "VmRSS ${rss_before} KiB before, at most ${rss_max} KiB (growth $(((rss_max - rss_before) / 1024)) MiB)"
+echo "import_rows $rows"
+echo "import_seconds $import_seconds"
+echo "import_rss_growth_mib $(((rss_max - rss_before) / 1024))"
+echo "import_anon_growth_mib $(((anon_max - anon_before) / 1024))"
+[ "$get_bad" = 0 ] && echo "import_get_p99_ms $get_p99"
+[ "$post_bad" = 0 ] && echo "import_post_p99_ms $post_p99"
 
+token="$(login)"
 for format in csv json xlsx; do
   a0="$(anon)"
   t0="$(now)"
   curl -s -H "Authorization: Bearer $token" "$api/customers/export?format=$format" -o "$work/export.$format"
   t1="$(now)"
+  a1="$(anon)"
   log "export $format: $(seconds "$t0" "$t1") s, $(stat -c %s "$work/export.$format") bytes;" \
-    "RssAnon ${a0} KiB before, $(anon) KiB after"
+    "RssAnon ${a0} KiB before, ${a1} KiB after"
+  echo "export_${format}_seconds $(seconds "$t0" "$t1")"
+  echo "export_${format}_anon_growth_mib $(((a1 - a0) / 1024))"
 done

@@ -9,6 +9,11 @@
 #   - sign-ins and GET /auth/me
 #   - customers, 100,000 of them, on SQLite and PostgreSQL: create, get by id, q= search and a
 #     filtered sorted list (BENCH_CUSTOMERS sets the count, BENCH_SKIP_CUSTOMERS=1 skips)
+#   - import and export (scripts/bench-import.sh) on SQLite and PostgreSQL: a 100,000-row CSV
+#     imported, then exported as CSV, JSON and XLSX (BENCH_IMPORT_ROWS); a 1,000,000-row import
+#     on SQLite with the server's memory growth and the p99 of reads and creates meanwhile
+#     (BENCH_IMPORT_LARGE_ROWS, 0 skips it; it takes the better part of an hour);
+#     BENCH_SKIP_IMPORT=1 skips both
 # The load runs against crm_probe_server, the crm server plus a small test-only module.
 # wrk runs on the same machine and cores as the server, so the figures are a lower bound.
 #
@@ -350,6 +355,25 @@ if [ "${BENCH_SKIP_CUSTOMERS:-0}" != 1 ]; then
   pg_stop
 fi
 
+# 6. Import and export: scripts/bench-import.sh prints its figures as "name value" lines.
+import_rows="${BENCH_IMPORT_ROWS:-100000}"
+large_rows="${BENCH_IMPORT_LARGE_ROWS:-1000000}"
+# run_import NAME BACKEND ROWS: sets imp_<NAME>_<figure> for each figure.
+run_import() {
+  local name="$1" out="$work/import-$1.txt" key value
+  log "import and export: $3 rows on $2"
+  BENCH_IMPORT_BACKEND="$2" BENCH_IMPORT_ROWS="$3" CRM_BENCH_BUILD_DIR="$build_dir" bash scripts/bench-import.sh \
+    >"$out" || die "scripts/bench-import.sh failed on $2"
+  while read -r key value; do
+    [[ "$key" =~ ^[a-z0-9_]+$ ]] && printf -v "imp_${name}_${key}" '%s' "$value"
+  done <"$out"
+}
+if [ "${BENCH_SKIP_IMPORT:-0}" != 1 ]; then
+  run_import sqlite sqlite "$import_rows"
+  run_import postgres postgres "$import_rows"
+  [ "$large_rows" -gt 0 ] && run_import large sqlite "$large_rows"
+fi
+
 # 4. Argon2id at the parameters sign-in uses (one thread, nothing else running).
 argon_hash_ms="n/a" argon_verify_ms="n/a" argon_params=""
 if [ -x "$build_dir/crm_password_bench" ]; then
@@ -360,7 +384,7 @@ if [ -x "$build_dir/crm_password_bench" ]; then
   argon_params="$(awk '$1 == "parameters" { print $2 }' "$work/argon.txt")"
 fi
 
-# 6. The figures beside their targets.
+# 7. The figures beside their targets.
 verdict() { # verdict VALUE OP TARGET
   if [ "$1" = invalid ] || [ -z "$1" ]; then
     echo "n/a"
@@ -411,4 +435,21 @@ if [ "${BENCH_SKIP_CUSTOMERS:-0}" != 1 ]; then
     eval "row '  filtered sorted list p95' \"\$cust_list_p95_$b\" ms '<' 10"
     eval "row '  filtered sorted list throughput' \"\$cust_list_rps_$b\" req/s"
   done
+fi
+if [ "${BENCH_SKIP_IMPORT:-0}" != 1 ]; then
+  for b in sqlite postgres; do
+    echo "import and export on $b ($import_rows rows):"
+    v="imp_${b}_import_seconds"; row '  import' "${!v:-}" s '<' 15
+    v="imp_${b}_export_csv_seconds"; row '  CSV export' "${!v:-}" s '<' 3
+    v="imp_${b}_export_csv_anon_growth_mib"; row '  CSV export memory growth' "${!v:-}" MiB
+    v="imp_${b}_export_json_seconds"; row '  JSON export' "${!v:-}" s
+    v="imp_${b}_export_xlsx_seconds"; row '  XLSX export' "${!v:-}" s
+  done
+  if [ "$large_rows" -gt 0 ]; then
+    echo "import of $large_rows rows on sqlite, with reads and creates meanwhile:"
+    row '  import' "${imp_large_import_seconds:-}" s
+    row '  server RSS growth' "${imp_large_import_rss_growth_mib:-}" MiB '<' 100
+    row '  GET /customers/{id} p99 meanwhile' "${imp_large_import_get_p99_ms:-}" ms '<' 20
+    row '  POST /customers p99 meanwhile' "${imp_large_import_post_p99_ms:-}" ms '<' 20
+  fi
 fi
