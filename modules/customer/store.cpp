@@ -304,15 +304,7 @@ bool more_matches_than(soci::session& sql, const CustomerFilter& f, const std::s
   text += " LIMIT ";
   text += b.add(size + 1);
   text += ") m";
-  long long n = 0;
-  soci::statement st(sql);
-  b.bind(st);
-  st.exchange(soci::into(n));
-  st.alloc();
-  st.prepare(text);
-  st.define_and_bind();
-  st.execute(true);
-  return n > size;
+  return b.scalar(sql, text) > size;
 }
 
 std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
@@ -707,15 +699,7 @@ std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, c
   Binder b;
   std::string from = from_sql(sql, f, b, tenant_id);
   std::string where = filter_sql(sql, f, b, tenant_id);
-  long long n = 0;
-  soci::statement st(sql);
-  b.bind(st);
-  st.exchange(soci::into(n));
-  st.alloc();
-  st.prepare("SELECT COUNT(*) FROM " + from + " WHERE " + where);
-  st.define_and_bind();
-  st.execute(true);
-  return n;
+  return b.scalar(sql, "SELECT COUNT(*) FROM " + from + " WHERE " + where);
 }
 
 std::pair<std::int64_t, std::int64_t> replace_segment_snapshot(soci::session& sql, const std::string& tenant_id,

@@ -34,6 +34,18 @@ class Binder {
   void bind(soci::statement& st) const {
     for (const auto& u : uses_) u(st);
   }
+  /// Runs `query` (one integer column, one row: a COUNT) with these parameters.
+  long long scalar(soci::session& sql, const std::string& query) const {
+    long long n = 0;
+    soci::statement st(sql);
+    bind(st);
+    st.exchange(soci::into(n));
+    st.alloc();
+    st.prepare(query);
+    st.define_and_bind();
+    st.execute(true);
+    return n;
+  }
 
  private:
   std::string next_name() { return ":p" + std::to_string(count_++); }

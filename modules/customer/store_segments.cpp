@@ -245,15 +245,7 @@ std::vector<SegmentRow> list_segments(soci::session& sql, const std::string& ten
 std::int64_t count_segments(soci::session& sql, const std::string& tenant_id, const SegmentQuery& q) {
   Binder b;
   std::string where = where_sql(tenant_id, q, b);
-  long long n = 0;
-  soci::statement st(sql);
-  b.bind(st);
-  st.exchange(soci::into(n));
-  st.alloc();
-  st.prepare("SELECT COUNT(*) FROM customer_segments s WHERE " + where);
-  st.define_and_bind();
-  st.execute(true);
-  return n;
+  return b.scalar(sql, "SELECT COUNT(*) FROM customer_segments s WHERE " + where);
 }
 
 std::vector<std::string> live_customers_among(soci::session& sql, const std::string& tenant_id,

@@ -154,17 +154,6 @@ void SqliteStatement::clean_up() {
   soci::sqlite3_statement_backend::clean_up();
 }
 
-class SqliteFactory final : public soci::backend_factory {
- public:
-  explicit SqliteFactory(StatementCounters& counters) : counters_(counters) {}
-  soci::details::session_backend* make_session(const soci::connection_parameters& parameters) const override {
-    return new SqliteSession(parameters, counters_);
-  }
-
- private:
-  StatementCounters& counters_;
-};
-
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
 class PgSession;
@@ -253,11 +242,13 @@ void PgStatement::prepare(const std::string& query, statement_type type) {
   stType_ = soci::details::st_repeatable_query;
 }
 
-class PgFactory final : public soci::backend_factory {
+/// Makes sessions of one of the two kinds above.
+template <class Session>
+class Factory final : public soci::backend_factory {
  public:
-  explicit PgFactory(StatementCounters& counters) : counters_(counters) {}
+  explicit Factory(StatementCounters& counters) : counters_(counters) {}
   soci::details::session_backend* make_session(const soci::connection_parameters& parameters) const override {
-    return new PgSession(parameters, counters_);
+    return new Session(parameters, counters_);
   }
 
  private:
@@ -267,11 +258,11 @@ class PgFactory final : public soci::backend_factory {
 }  // namespace
 
 std::unique_ptr<soci::backend_factory> caching_sqlite_factory(StatementCounters& counters) {
-  return std::make_unique<SqliteFactory>(counters);
+  return std::make_unique<Factory<SqliteSession>>(counters);
 }
 
 std::unique_ptr<soci::backend_factory> caching_postgresql_factory(StatementCounters& counters) {
-  return std::make_unique<PgFactory>(counters);
+  return std::make_unique<Factory<PgSession>>(counters);
 }
 
 }  // namespace crm::platform::detail

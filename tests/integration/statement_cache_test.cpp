@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 #include <soci/soci.h>
 
+#include <memory>
+#include <optional>
 #include <string>
 
 using namespace crm::testing;
@@ -16,11 +18,22 @@ using crm::platform::DatabaseConfig;
 
 namespace {
 
-std::unique_ptr<Database> open_pool(TestDatabase& db) {
-  DatabaseConfig cfg;
-  cfg.pool_size = 1;  // every statement meets the same connection
-  return std::make_unique<Database>(cfg, crm::platform::parse_database_url(db.url()));
-}
+/// A fresh database with a cache_items table, and the one connection of a pool of one (every
+/// statement meets the same connection).
+struct OneConnection {
+  explicit OneConnection(const std::string& backend) : db(backend) {
+    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    DatabaseConfig cfg;
+    cfg.pool_size = 1;
+    pool = std::make_unique<Database>(cfg, crm::platform::parse_database_url(db.url()));
+    lease.emplace(pool->acquire());
+  }
+  soci::session& sql() { return **lease; }
+
+  TestDatabase db;
+  std::unique_ptr<Database> pool;
+  std::optional<Database::Lease> lease;
+};
 
 std::string name_of(soci::session& sql, int id) {
   std::string name;
@@ -36,11 +49,9 @@ TEST_SUITE("integration/statement cache") {
 TEST_CASE("a statement is prepared once per connection and reused with new bindings") {
   for (const auto& backend : backends()) {
     CAPTURE(backend);
-    TestDatabase db(backend);
-    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
-    auto pool = open_pool(db);
-    auto lease = pool->acquire();
-    soci::session& sql = *lease;
+    OneConnection c(backend);
+    auto& pool = c.pool;
+    soci::session& sql = c.sql();
     for (int i = 1; i <= 5; ++i) {
       std::string name = "batik-" + std::to_string(i);
       sql << "INSERT INTO cache_items (id, name) VALUES (:id, :name)", soci::use(i), soci::use(name);
@@ -60,12 +71,9 @@ TEST_CASE("a statement is prepared once per connection and reused with new bindi
 TEST_CASE("the same statement text open twice at once on one connection gives each its own rows") {
   for (const auto& backend : backends()) {
     CAPTURE(backend);
-    TestDatabase db(backend);
-    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
-    db.exec("INSERT INTO cache_items (id, name) VALUES (1, 'kawung'), (2, 'parang'), (3, 'sekar jagad')");
-    auto pool = open_pool(db);
-    auto lease = pool->acquire();
-    soci::session& sql = *lease;
+    OneConnection c(backend);
+    c.db.exec("INSERT INTO cache_items (id, name) VALUES (1, 'kawung'), (2, 'parang'), (3, 'sekar jagad')");
+    soci::session& sql = c.sql();
     int min_id = 1;
     std::string outer_name;
     soci::statement outer = (sql.prepare << "SELECT name FROM cache_items WHERE id >= :id ORDER BY id",
@@ -87,11 +95,8 @@ TEST_CASE("the same statement text open twice at once on one connection gives ea
 TEST_CASE("a failed statement and a rolled-back transaction leave the cached statement usable") {
   for (const auto& backend : backends()) {
     CAPTURE(backend);
-    TestDatabase db(backend);
-    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
-    auto pool = open_pool(db);
-    auto lease = pool->acquire();
-    soci::session& sql = *lease;
+    OneConnection c(backend);
+    soci::session& sql = c.sql();
     auto insert = [&](int id, const std::string& name) {
       sql << "INSERT INTO cache_items (id, name) VALUES (:id, :name)", soci::use(id), soci::use(name);
     };
@@ -108,19 +113,17 @@ TEST_CASE("a failed statement and a rolled-back transaction leave the cached sta
     CHECK(name_of(sql, 1) == "tulis");
     CHECK(name_of(sql, 2) == "cap");
     CHECK(name_of(sql, 3) == "sarong");
-    CHECK(db.scalar("SELECT COUNT(*) FROM cache_items") == 3);
+    CHECK(c.db.scalar("SELECT COUNT(*) FROM cache_items") == 3);
   }
 }
 
 TEST_CASE("more distinct statements than a connection keeps are evicted and prepared again") {
   for (const auto& backend : backends()) {
     CAPTURE(backend);
-    TestDatabase db(backend);
-    db.exec("CREATE TABLE cache_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
-    db.exec("INSERT INTO cache_items (id, name) VALUES (7, 'songket')");
-    auto pool = open_pool(db);
-    auto lease = pool->acquire();
-    soci::session& sql = *lease;
+    OneConnection c(backend);
+    c.db.exec("INSERT INTO cache_items (id, name) VALUES (7, 'songket')");
+    auto& pool = c.pool;
+    soci::session& sql = c.sql();
     CHECK(name_of(sql, 7) == "songket");
     // 300 different texts push the first one out of the connection's 256.
     for (int i = 0; i < 300; ++i) {
