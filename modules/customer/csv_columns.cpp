@@ -65,6 +65,20 @@ std::string trimmed(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+/// The trimmed, non-empty items of a comma-separated cell (tags, multi-select values).
+bj::array comma_list(const std::string& value) {
+  bj::array items;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    auto comma = value.find(',', start);
+    auto item = trimmed(std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
 }  // namespace
 
 const std::vector<std::string>& csv_columns() {
@@ -247,16 +261,7 @@ ImportRecord CsvMapping::record(const std::vector<std::string>& fields, const Te
     if (std::find(text_fields().begin(), text_fields().end(), col) != text_fields().end()) {
       body[col] = value;
     } else if (col == "tags") {
-      bj::array tags;
-      std::size_t start = 0;
-      while (start <= value.size()) {
-        auto comma = value.find(',', start);
-        auto tag = trimmed(std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (!tag.empty()) tags.emplace_back(tag);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-      body["tags"] = std::move(tags);
+      body["tags"] = comma_list(value);
     } else if (col == "credit_limit" || col == "lifetime_value") {
       if (auto* m = body.if_contains(col); m && m->is_object()) m->as_object()["amount"] = value;
       else body[col] = bj::object{{"amount", value}};
@@ -287,16 +292,7 @@ ImportRecord CsvMapping::record(const std::vector<std::string>& fields, const Te
           if (value == "true") v = true;
           else if (value == "false") v = false;
         } else if (d.type == "multi_select") {
-          bj::array items;
-          std::size_t start = 0;
-          while (start <= value.size()) {
-            auto comma = value.find(',', start);
-            auto item = trimmed(std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-            if (!item.empty()) items.emplace_back(item);
-            if (comma == std::string::npos) break;
-            start = comma + 1;
-          }
-          v = std::move(items);
+          v = comma_list(value);
         }
       }
       if (!body.contains("custom_fields")) body["custom_fields"] = bj::object{};
