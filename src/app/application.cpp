@@ -169,7 +169,7 @@ void Application::start() {
 
   for (auto& m : d.modules) m->start();
   d.server = std::make_unique<HttpServer>(d.config.http, d.router, d.pipeline, d.metrics);
-  register_platform_gauges(d.metrics, *d.db, [server = d.server.get()] { return server->in_flight(); });
+  register_platform_gauges(d.metrics, *d.db, *d.uow, [server = d.server.get()] { return server->in_flight(); });
   if (d.config.outbox.dispatch_enabled) d.dispatcher->start();
   d.guards->start();
   d.server->start();

@@ -91,7 +91,8 @@ void register_ops_routes(Router& router, std::shared_ptr<OpsDependencies> deps) 
   }, openapi);
 }
 
-void register_platform_gauges(MetricsRegistry& metrics, Database& db, std::function<int()> in_flight) {
+void register_platform_gauges(MetricsRegistry& metrics, Database& db, UnitOfWorkFactory& units,
+                              std::function<int()> in_flight) {
   metrics.gauge("crm_db_pool_connections", "Database pool connections by state", [&db] {
     auto s = db.stats();
     return std::vector<MetricsRegistry::GaugeSample>{
@@ -112,6 +113,13 @@ void register_platform_gauges(MetricsRegistry& metrics, Database& db, std::funct
         {{{"source", "prepared"}}, static_cast<double>(s.statements_prepared)},
         {{{"source", "cached"}}, static_cast<double>(s.statements_reused)}};
   });
+  metrics.gauge("crm_db_group_commits", "SQLite group commits: transactions and the units of work they ran (cumulative)",
+                [&units] {
+                  auto s = units.group_stats();
+                  return std::vector<MetricsRegistry::GaugeSample>{
+                      {{{"count", "transactions"}}, static_cast<double>(s.transactions)},
+                      {{{"count", "units"}}, static_cast<double>(s.units)}};
+                });
   metrics.gauge("crm_outbox_deliveries", "Outbox deliveries by state", [&db] {
     std::vector<MetricsRegistry::GaugeSample> out;
     try {

@@ -6,6 +6,7 @@
 #include "crm/platform/metrics.hpp"
 #include "crm/platform/migrations.hpp"
 #include "crm/platform/router.hpp"
+#include "crm/platform/unit_of_work.hpp"
 
 #include <functional>
 #include <memory>
@@ -23,9 +24,9 @@ struct OpsDependencies {
 };
 
 void register_ops_routes(platform::Router& router, std::shared_ptr<OpsDependencies> deps);
-/// Registers the gauges of the pool and the outbox.
+/// Registers the gauges of the pool, the group commits and the outbox.
 void register_platform_gauges(platform::MetricsRegistry& metrics, platform::Database& db,
-                              std::function<int()> in_flight);
+                              platform::UnitOfWorkFactory& units, std::function<int()> in_flight);
 
 /// The OpenAPI 3.1 document of every registered route.
 std::string build_openapi(const platform::Router& router);

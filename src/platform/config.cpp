@@ -306,13 +306,14 @@ Config load_config(const ConfigSources& sources) {
   c.database.pool_size = get_int(merged, "database.pool_size", c.database.pool_size);
   c.database.sqlite_synchronous = get_string(merged, "database.sqlite_synchronous", c.database.sqlite_synchronous);
   c.database.busy_timeout_ms = get_int(merged, "database.busy_timeout_ms", c.database.busy_timeout_ms);
-  // 0 = sized to the machine. Handlers on SQLite are CPU work, so more workers than cores only
-  // add context switches; on PostgreSQL they mostly wait on the network.
+  // 0 = sized to the machine. On PostgreSQL handlers mostly wait on the network. On SQLite
+  // they are CPU work, except that writers wait for a group commit: the workers beyond the
+  // cores are what lets writes share one transaction and one flush.
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   if (c.http.io_threads == 0) c.http.io_threads = cores <= 4 ? cores : std::max(4, cores / 2);
   if (c.http.worker_threads == 0) {
     bool sqlite = c.database.url.empty() || c.database.url.rfind("sqlite:", 0) == 0;
-    c.http.worker_threads = sqlite ? std::max(2, cores) : std::max(8, 4 * cores);
+    c.http.worker_threads = sqlite ? std::max(16, 8 * cores) : std::max(8, 4 * cores);
   }
   c.log_level = get_string(merged, "log.level", c.log_level);
   c.data_dir = get_string(merged, "data_dir", c.data_dir);

@@ -6,7 +6,10 @@
 
 #include <soci/soci.h>
 
+#include <condition_variable>
+#include <deque>
 #include <stdexcept>
+#include <vector>
 
 namespace crm::platform {
 
@@ -121,6 +124,159 @@ void UnitOfWork::rollback() noexcept {
     lease_.discard();
   }
   if (write_lock_.owns_lock()) write_lock_.unlock();
+}
+
+// --- group commit ---
+
+namespace {
+
+// A group stops growing here, so that a caller queued behind a large group does not wait
+// for an unbounded number of others.
+constexpr std::size_t kMaxGroup = 64;
+
+}  // namespace
+
+struct UnitOfWorkFactory::Group {
+  struct Job {
+    const RequestContext* context = nullptr;
+    LogContext log;
+    const std::function<void(UnitOfWork&)>* fn = nullptr;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<Job*> queue;
+  bool leading = false;
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> units{0};
+};
+
+UnitOfWorkFactory::UnitOfWorkFactory(Database& db, EventBus& bus)
+    : db_(db), bus_(bus), group_(std::make_unique<Group>()) {}
+
+UnitOfWorkFactory::~UnitOfWorkFactory() = default;
+
+UnitOfWorkFactory::GroupStats UnitOfWorkFactory::group_stats() const noexcept {
+  return {group_->transactions.load(std::memory_order_relaxed), group_->units.load(std::memory_order_relaxed)};
+}
+
+int UnitOfWorkFactory::queued() const {
+  std::lock_guard lock(group_->mutex);
+  return static_cast<int>(group_->queue.size());
+}
+
+void UnitOfWorkFactory::run_in_group(const RequestContext& context, const std::function<void(UnitOfWork&)>& fn) {
+  Group& g = *group_;
+  Group::Job job;
+  job.context = &context;
+  job.log = current_log_context();
+  job.fn = &fn;
+  std::unique_lock lock(g.mutex);
+  g.queue.push_back(&job);
+  db_.count_queued_writers(1);
+  while (!job.done) {
+    if (g.leading) {
+      g.changed.wait(lock);
+      continue;
+    }
+    // Nobody leads: this caller runs the next group (which holds its own job unless the
+    // queue is longer than a group; then it leads again or hands over).
+    g.leading = true;
+    lock.unlock();
+    lead_group();
+    lock.lock();
+    g.leading = false;
+    g.changed.notify_all();
+  }
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+void UnitOfWorkFactory::lead_group() {
+  Group& g = *group_;
+  std::vector<Group::Job*> jobs;
+  auto take = [&] {
+    std::lock_guard lock(g.mutex);
+    while (!g.queue.empty() && jobs.size() < kMaxGroup) {
+      jobs.push_back(g.queue.front());
+      g.queue.pop_front();
+    }
+    db_.count_queued_writers(-static_cast<int>(jobs.size()));
+  };
+  auto finish = [&](std::size_t from, const std::exception_ptr& error) {
+    std::lock_guard lock(g.mutex);
+    for (std::size_t i = from; i < jobs.size(); ++i) {
+      if (error && !jobs[i]->error) jobs[i]->error = error;
+      jobs[i]->done = true;
+    }
+  };
+
+  std::optional<UnitOfWork> uow;
+  try {
+    // The write lock first, then the queue: everyone who queued while the lock was held
+    // joins this transaction.
+    uow.emplace(db_, bus_, RequestContext{});
+  } catch (...) {
+    take();
+    finish(0, std::current_exception());
+    return;
+  }
+  take();
+  g.transactions.fetch_add(1, std::memory_order_relaxed);
+  g.units.fetch_add(jobs.size(), std::memory_order_relaxed);
+
+  if (jobs.size() == 1) {
+    // Alone: no savepoint needed; a failure rolls the transaction back.
+    Group::Job& job = *jobs.front();
+    uow->context_ = *job.context;
+    ScopedLogContext scoped(job.log);
+    std::exception_ptr error;
+    try {
+      (*job.fn)(*uow);
+      uow->commit();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    uow.reset();
+    finish(0, error);
+    return;
+  }
+
+  std::size_t ran = 0;
+  for (; ran < jobs.size(); ++ran) {
+    Group::Job& job = *jobs[ran];
+    uow->context_ = *job.context;
+    ScopedLogContext scoped(job.log);
+    try {
+      uow->savepoint([&] { (*job.fn)(*uow); });
+    } catch (...) {
+      job.error = std::current_exception();
+      if (!uow->open_) break;  // the savepoint could not be undone: the transaction is gone
+    }
+  }
+  if (ran < jobs.size()) {
+    // The transaction was lost at jobs[ran]: what ran before it is undone, so those fail with
+    // that error; the ones not yet run go back to the front of the queue for the next group.
+    std::exception_ptr lost = jobs[ran]->error;
+    {
+      std::lock_guard lock(g.mutex);
+      for (std::size_t i = jobs.size(); i-- > ran + 1;) g.queue.push_front(jobs[i]);
+      db_.count_queued_writers(static_cast<int>(jobs.size() - ran - 1));
+    }
+    jobs.resize(ran + 1);
+    uow.reset();
+    finish(0, lost);
+    return;
+  }
+  std::exception_ptr commit_error;
+  try {
+    uow->context_ = RequestContext{};
+    uow->commit();
+  } catch (...) {
+    commit_error = std::current_exception();
+  }
+  uow.reset();
+  finish(0, commit_error);
 }
 
 }  // namespace crm::platform

@@ -1,4 +1,5 @@
 #include "crm/platform/db.hpp"
+#include "crm/platform/error.hpp"
 #include "crm/platform/log.hpp"
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/migrations.hpp"
@@ -15,7 +16,10 @@
 #include <boost/json/parse.hpp>
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -413,5 +417,168 @@ TEST_SUITE("platform/event_bus") {
     CHECK(t.count("SELECT count(*) FROM platform_outbox WHERE aggregate_id = 'failing'") == 1);
     CHECK(t.count("SELECT count(*) FROM platform_outbox_deliveries") == 1);
     CHECK(t.count("SELECT count(*) FROM platform_inbox") == 0);
+  }
+}
+
+namespace {
+
+/// Starts `n` threads that each run a unit of work while the test holds the write lock, waits
+/// until all of them are queued, then lets them in. `work(i, uow)` is unit i.
+struct QueuedUnits {
+  std::vector<std::string> outcomes;  // "ok" or the exception's message, per unit
+
+  QueuedUnits(crm::platform::UnitOfWorkFactory& uow, int n, const std::function<void(int, UnitOfWork&)>& work)
+      : outcomes(static_cast<std::size_t>(n)) {
+    std::vector<std::thread> threads;
+    {
+      auto held = uow.database().write_lock();
+      for (int i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] {
+          crm::platform::RequestContext ctx;
+          ctx.request_id = "req-" + std::to_string(i);
+          ctx.tenant_id = "t-1";
+          try {
+            uow.run(ctx, [&](UnitOfWork& u) { work(i, u); });
+            outcomes[static_cast<std::size_t>(i)] = "ok";
+          } catch (const std::exception& e) {
+            outcomes[static_cast<std::size_t>(i)] = e.what();
+          }
+        });
+      }
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (uow.queued() < n && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      REQUIRE(uow.queued() == n);
+    }
+    for (auto& t : threads) t.join();
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("platform/group_commit") {
+  TEST_CASE("units of work that queue while a writer holds the lock commit together in one transaction") {
+    OutboxDatabase t;
+    EventBus bus;
+    bus.subscribe_async("mailer", {"*"}, [](UnitOfWork&, const EventEnvelope&) {});
+    int wakes = 0;
+    bus.set_commit_listener([&] { ++wakes; });
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) { u.sql() << "CREATE TABLE probe_rows (id INTEGER)"; });
+    auto before = uow.group_stats();
+    CHECK(before.transactions == 1);
+    CHECK(before.units == 1);
+    std::atomic<int> after_commit{0};
+
+    QueuedUnits units(uow, 8, [&](int i, UnitOfWork& u) {
+      u.sql() << "INSERT INTO probe_rows (id) VALUES (:i)", soci::use(i);
+      u.publish(u.make_event("customer.created", 1, "customer", "c-" + std::to_string(i), {}));
+      u.after_commit([&] { ++after_commit; });
+    });
+
+    CHECK(units.outcomes == std::vector<std::string>(8, "ok"));
+    auto stats = uow.group_stats();
+    CHECK(stats.transactions - before.transactions == 1);
+    CHECK(stats.units - before.units == 8);
+    CHECK(wakes == 1);
+    CHECK(after_commit == 8);
+    CHECK(t.count("SELECT count(*) FROM probe_rows") == 8);
+    // Each event carries the request context of its own unit of work.
+    for (int i = 0; i < 8; ++i) {
+      CHECK(t.count("SELECT count(*) FROM platform_outbox WHERE aggregate_id = 'c-" + std::to_string(i) +
+                    "' AND correlation_id = 'req-" + std::to_string(i) + "' AND tenant_id = 't-1'") == 1);
+    }
+    CHECK(uow.queued() == 0);
+    CHECK(t.db().writers_waiting() == 0);
+  }
+
+  TEST_CASE("in a group, a unit of work that throws fails alone and the others commit") {
+    OutboxDatabase t;
+    EventBus bus;
+    int audited = 0;
+    bus.subscribe_sync("audit", {"*"}, [&](UnitOfWork& u, const EventEnvelope& e) {
+      ++audited;
+      u.sql() << "INSERT INTO probe_audit (aggregate_id) VALUES (:a)", soci::use(e.aggregate_id);
+    });
+    bus.subscribe_async("mailer", {"*"}, [](UnitOfWork&, const EventEnvelope&) {});
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) {
+      u.sql() << "CREATE TABLE probe_rows (id INTEGER PRIMARY KEY)";
+      u.sql() << "CREATE TABLE probe_audit (aggregate_id TEXT)";
+      u.sql() << "INSERT INTO probe_rows (id) VALUES (100)";
+    });
+    auto before = uow.group_stats();
+    std::vector<std::string> after;
+    std::mutex after_mutex;
+
+    QueuedUnits units(uow, 6, [&](int i, UnitOfWork& u) {
+      u.sql() << "INSERT INTO probe_rows (id) VALUES (:i)", soci::use(i);
+      u.publish(u.make_event("customer.created", 1, "customer", "c-" + std::to_string(i), {}));
+      u.after_commit([&, i] {
+        std::lock_guard lock(after_mutex);
+        after.push_back("c-" + std::to_string(i));
+      });
+      if (i == 2) throw crm::platform::Error(crm::platform::ErrorKind::conflict, "conflict", "unit 2 conflicts");
+      if (i == 4) u.sql() << "INSERT INTO probe_rows (id) VALUES (100)";  // a constraint violation
+    });
+
+    CHECK(units.outcomes[0] == "ok");
+    CHECK(units.outcomes[1] == "ok");
+    CHECK(units.outcomes[2] == "unit 2 conflicts");
+    CHECK(units.outcomes[3] == "ok");
+    CHECK(units.outcomes[4] != "ok");
+    CHECK(units.outcomes[5] == "ok");
+    CHECK(uow.group_stats().transactions - before.transactions == 1);
+    CHECK(t.count("SELECT count(*) FROM probe_rows WHERE id IN (0, 1, 3, 5)") == 4);
+    CHECK(t.count("SELECT count(*) FROM probe_rows") == 5);
+    // What the failed units' handlers wrote went with them; their events never reached the outbox.
+    CHECK(audited == 6);
+    CHECK(t.count("SELECT count(*) FROM probe_audit") == 4);
+    CHECK(t.count("SELECT count(*) FROM probe_audit WHERE aggregate_id IN ('c-2', 'c-4')") == 0);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox") == 4);
+    CHECK(t.count("SELECT count(*) FROM platform_outbox WHERE aggregate_id IN ('c-2', 'c-4')") == 0);
+    std::sort(after.begin(), after.end());
+    CHECK(after == std::vector<std::string>{"c-0", "c-1", "c-3", "c-5"});
+  }
+
+  TEST_CASE("units of work in a group each run their own function and see their own bindings") {
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    std::vector<int> seen(5, -1);
+    QueuedUnits units(uow, 5, [&](int i, UnitOfWork& u) {
+      int n = 0;
+      u.sql() << "SELECT :i * 10", soci::use(i), soci::into(n);
+      seen[static_cast<std::size_t>(i)] = n;
+    });
+    CHECK(units.outcomes == std::vector<std::string>(5, "ok"));
+    CHECK(seen == std::vector<int>{0, 10, 20, 30, 40});
+    auto value = uow.run(crm::platform::RequestContext{}, [](UnitOfWork&) { return std::string("returned"); });
+    CHECK(value == "returned");
+  }
+
+  TEST_CASE("the write-ahead log is checkpointed in the background once it grows past 1,000 pages") {
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    CHECK(t.db().checkpoints() == 0);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) { u.sql() << "CREATE TABLE probe_blobs (b BLOB)"; });
+    // About 1,300 pages of 4 KiB in a few commits.
+    for (int i = 0; i < 4; ++i) {
+      uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) {
+        u.sql() << "INSERT INTO probe_blobs (b) SELECT zeroblob(4000) FROM (WITH RECURSIVE n(x) AS "
+                   "(SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 330) SELECT x FROM n)";
+      });
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (t.db().checkpoints() == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(t.db().checkpoints() >= 1);
+    // Everything in the log was copied into the database.
+    auto lease = t.db().acquire();
+    int busy = -1, log_pages = -1, copied = -1;
+    *lease << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log_pages), soci::into(copied);
+    CHECK(log_pages > 1000);
+    CHECK(copied == log_pages);
   }
 }

@@ -88,9 +88,14 @@ class Database final {
   /// Writers queued on write_lock() now (SQLite; always 0 on PostgreSQL). A long-running
   /// writer such as an import commits early and lets them in when this is not zero.
   int writers_waiting() const noexcept { return write_waiters_.load(std::memory_order_relaxed); }
+  /// Writers queued for the write lock elsewhere (the units of work waiting for a group
+  /// commit) count in writers_waiting() too.
+  void count_queued_writers(int delta) noexcept { write_waiters_.fetch_add(delta, std::memory_order_relaxed); }
 
   /// True when a trivial query succeeds.
   bool ping();
+  /// SQLite: write-ahead log checkpoints run so far by the background checkpointer.
+  std::uint64_t checkpoints() const noexcept { return checkpoints_.load(std::memory_order_relaxed); }
   PoolStats stats() const;
 
   /// Runs SQL text with several statements (migrations) on a raw connection.
@@ -98,7 +103,10 @@ class Database final {
 
  private:
   friend class Lease;
+  struct Checkpointer;
   void release(std::size_t slot, bool broken);
+  void request_checkpoint() noexcept;
+  void run_checkpointer();
   std::unique_ptr<soci::session> open_session();
 
   DatabaseConfig config_;
@@ -113,6 +121,8 @@ class Database final {
   std::vector<bool> busy_;
   std::uint64_t waits_ = 0;
   std::uint64_t timeouts_ = 0;
+  std::atomic<std::uint64_t> checkpoints_{0};
+  std::unique_ptr<Checkpointer> checkpointer_;  // SQLite
 };
 
 /// Opens the database described by the configuration (demo SQLite under data_dir when no URL).

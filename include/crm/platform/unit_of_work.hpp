@@ -8,9 +8,11 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -58,6 +60,7 @@ class UnitOfWork final {
     int queued = 0;
     std::size_t after_commit = 0;
   };
+  friend class UnitOfWorkFactory;  // runs the units of work of a group in one transaction
   SavepointMark begin_savepoint();
   void release_savepoint(const SavepointMark& mark);
   void rollback_to_savepoint(const SavepointMark& mark);
@@ -93,14 +96,39 @@ auto UnitOfWork::savepoint(F&& fn) -> std::invoke_result_t<F&> {
 }
 
 /// Runs functions in units of work: commit when they return, roll back when they throw.
+///
+/// SQLite commits in groups. A commit there costs a flush of the write-ahead log to disk, and
+/// only one writer runs at a time, so every writer would otherwise wait for the flushes of all
+/// the writers before it. Writers that arrive while a transaction runs queue; the next one to
+/// lead takes the write lock, then runs everything queued by then in one transaction, each in
+/// its own SAVEPOINT with its own request context, and commits once. Each caller's function
+/// still fails alone: its savepoint is rolled back, its exception reaches only its caller,
+/// and the others commit. Every caller returns after the COMMIT that made its work durable.
+/// PostgreSQL commits concurrent transactions in parallel and groups their flushes itself.
 class UnitOfWorkFactory final {
  public:
-  UnitOfWorkFactory(Database& db, EventBus& bus) : db_(db), bus_(bus) {}
+  UnitOfWorkFactory(Database& db, EventBus& bus);
+  ~UnitOfWorkFactory();
+  UnitOfWorkFactory(const UnitOfWorkFactory&) = delete;
+  UnitOfWorkFactory& operator=(const UnitOfWorkFactory&) = delete;
 
   template <class F>
   auto run(const RequestContext& context, F&& fn) -> std::invoke_result_t<F, UnitOfWork&> {
+    using Result = std::invoke_result_t<F, UnitOfWork&>;
+    if (db_.backend() == Backend::sqlite) {
+      if constexpr (std::is_void_v<Result>) {
+        std::function<void(UnitOfWork&)> job = [&](UnitOfWork& uow) { fn(uow); };
+        run_in_group(context, job);
+        return;
+      } else {
+        std::optional<Result> result;
+        std::function<void(UnitOfWork&)> job = [&](UnitOfWork& uow) { result.emplace(fn(uow)); };
+        run_in_group(context, job);
+        return std::move(*result);
+      }
+    }
     UnitOfWork uow(db_, bus_, context);
-    if constexpr (std::is_void_v<std::invoke_result_t<F, UnitOfWork&>>) {
+    if constexpr (std::is_void_v<Result>) {
       fn(uow);
       uow.commit();
     } else {
@@ -112,9 +140,22 @@ class UnitOfWorkFactory final {
 
   Database& database() noexcept { return db_; }
 
+  struct GroupStats {
+    std::uint64_t transactions = 0;  // group transactions begun
+    std::uint64_t units = 0;         // units of work they ran
+  };
+  GroupStats group_stats() const noexcept;
+  /// Units of work waiting for a group to take them (SQLite).
+  int queued() const;
+
  private:
+  struct Group;
+  void run_in_group(const RequestContext& context, const std::function<void(UnitOfWork&)>& fn);
+  void lead_group();
+
   Database& db_;
   EventBus& bus_;
+  std::unique_ptr<Group> group_;
 };
 
 }  // namespace crm::platform
