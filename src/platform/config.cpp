@@ -37,6 +37,7 @@ const std::vector<KeySpec>& key_specs() {
       {"http.port", "CRM_HTTP_PORT", Kind::integer, 0, 65535},
       {"http.io_threads", "CRM_HTTP_IO_THREADS", Kind::integer, 0, 64},
       {"http.worker_threads", "CRM_HTTP_WORKER_THREADS", Kind::integer, 0, 512},
+      {"http.write_worker_threads", "CRM_HTTP_WRITE_WORKER_THREADS", Kind::integer, 0, 512},
       {"http.max_queue", "CRM_HTTP_MAX_QUEUE", Kind::integer, 1, 1000000},
       {"http.body_limit_bytes", "CRM_HTTP_BODY_LIMIT_BYTES", Kind::integer, 1024, 1LL << 31},
       {"http.request_timeout_ms", "CRM_HTTP_REQUEST_TIMEOUT_MS", Kind::integer, 50, 3600000},
@@ -288,6 +289,7 @@ Config load_config(const ConfigSources& sources) {
   c.http.port = get_int(merged, "http.port", c.http.port);
   c.http.io_threads = get_int(merged, "http.io_threads", c.http.io_threads);
   c.http.worker_threads = get_int(merged, "http.worker_threads", c.http.worker_threads);
+  c.http.write_worker_threads = get_int(merged, "http.write_worker_threads", c.http.write_worker_threads);
   c.http.max_queue = get_int(merged, "http.max_queue", c.http.max_queue);
   c.http.body_limit_bytes = get_int(merged, "http.body_limit_bytes", c.http.body_limit_bytes);
   c.http.request_timeout_ms = get_int(merged, "http.request_timeout_ms", c.http.request_timeout_ms);
@@ -307,13 +309,15 @@ Config load_config(const ConfigSources& sources) {
   c.database.sqlite_synchronous = get_string(merged, "database.sqlite_synchronous", c.database.sqlite_synchronous);
   c.database.busy_timeout_ms = get_int(merged, "database.busy_timeout_ms", c.database.busy_timeout_ms);
   // 0 = sized to the machine. On PostgreSQL handlers mostly wait on the network. On SQLite
-  // they are CPU work, except that writers wait for a group commit: the workers beyond the
-  // cores are what lets writes share one transaction and one flush.
+  // they are CPU work, so more readers than cores only add context switches; but writers wait
+  // for a group commit, and a group can only be as large as the number of writers waiting for
+  // it, so writes have a pool of their own, larger than the machine.
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   if (c.http.io_threads == 0) c.http.io_threads = cores <= 4 ? cores : std::max(4, cores / 2);
-  if (c.http.worker_threads == 0) {
-    bool sqlite = c.database.url.empty() || c.database.url.rfind("sqlite:", 0) == 0;
-    c.http.worker_threads = sqlite ? std::max(16, 8 * cores) : std::max(8, 4 * cores);
+  bool sqlite = c.database.url.empty() || c.database.url.rfind("sqlite:", 0) == 0;
+  if (c.http.worker_threads == 0) c.http.worker_threads = sqlite ? std::max(2, cores) : std::max(8, 4 * cores);
+  if (c.http.write_worker_threads == 0) {
+    c.http.write_worker_threads = sqlite ? std::max(16, 8 * cores) : c.http.worker_threads;
   }
   c.log_level = get_string(merged, "log.level", c.log_level);
   c.data_dir = get_string(merged, "data_dir", c.data_dir);

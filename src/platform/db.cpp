@@ -71,6 +71,9 @@ void configure_sqlite_once() {
 // Once the write-ahead log holds this many pages after a commit (SQLite's own default for
 // its automatic checkpoint), the background checkpointer copies them into the database.
 constexpr int kCheckpointPages = 1000;
+// A log file larger than this (left by a burst the checkpointer could not keep up with) is
+// truncated when it starts over; a smaller one is reused from its beginning.
+constexpr std::uintmax_t kWalKeepBytes = 64u << 20;
 
 }  // namespace
 
@@ -95,6 +98,49 @@ void Database::request_checkpoint() noexcept {
   checkpointer_->wake.notify_one();
 }
 
+namespace {
+
+// A checkpoint that starts the log over waits this long at most for readers of its frames.
+int short_busy_wait(void*, int attempts) {
+  if (attempts >= 250) return 0;
+  std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return 1;
+}
+
+}  // namespace
+
+void Database::checkpoint_once(sqlite_api::sqlite3* conn) {
+  using namespace sqlite_api;
+  // The bulk of the copy runs beside the writers, without a lock.
+  int log_pages = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    log_warn("write-ahead log checkpoint failed", {{"error", sqlite3_errmsg(conn)}});
+    return;
+  }
+  if (log_pages < kCheckpointPages) return;
+  // The log only starts over from its beginning once every frame in it was copied and no
+  // reader still reads one, which a steady stream of commits and reads never allows by
+  // itself: the log would grow without end. So the last frames are copied between two
+  // writers, holding the write lock, and the log is started over once the readers of its
+  // frames are done (a RESTART checkpoint). When an earlier burst left the file large, it
+  // is truncated instead.
+  try {
+    auto writing = write_lock();
+    std::error_code ec;
+    auto size = std::filesystem::file_size(url_.sqlite_path + "-wal", ec);
+    int mode = !ec && size > kWalKeepBytes ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_RESTART;
+    sqlite3_busy_handler(conn, short_busy_wait, nullptr);
+    rc = sqlite3_wal_checkpoint_v2(conn, nullptr, mode, &log_pages, &copied);
+    sqlite3_busy_timeout(conn, config_.busy_timeout_ms);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      log_warn("write-ahead log checkpoint failed", {{"error", sqlite3_errmsg(conn)}});
+    }
+  } catch (const std::exception&) {
+    // The write lock stayed busy: the next commit over the threshold asks again.
+  }
+}
+
 void Database::run_checkpointer() {
   using namespace sqlite_api;
   sqlite3* conn = nullptr;  // opened at the first checkpoint, when the database exists
@@ -107,6 +153,8 @@ void Database::run_checkpointer() {
     if (!conn) {
       if (sqlite3_open_v2(url_.sqlite_path.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
         sqlite3_busy_timeout(conn, config_.busy_timeout_ms);
+        // A connection opens the log at its first read; until then it checkpoints nothing.
+        sqlite3_exec(conn, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
       } else {
         log_warn("the checkpointer cannot open the database", {{"error", conn ? sqlite3_errmsg(conn) : "out of memory"}});
         sqlite3_close(conn);
@@ -114,27 +162,7 @@ void Database::run_checkpointer() {
       }
     }
     if (conn) {
-      auto checkpoint = [&] {
-        int log_pages = 0, copied = 0;
-        int rc = sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-          log_warn("write-ahead log checkpoint failed", {{"error", sqlite3_errmsg(conn)}});
-          return true;
-        }
-        return rc == SQLITE_OK && copied >= log_pages;
-      };
-      // The bulk of the copy runs beside the writers. Under a steady stream of commits it never
-      // catches up with the end of the log, and the log is only started over from its beginning
-      // once everything in it was copied: so the rest is copied between two writers, holding
-      // the write lock (a few pages and a flush), and the log stays small.
-      if (!checkpoint()) {
-        try {
-          auto writing = write_lock();
-          checkpoint();
-        } catch (const std::exception&) {
-          // Busy: the next request tries again.
-        }
-      }
+      checkpoint_once(conn);
       checkpoints_.fetch_add(1, std::memory_order_relaxed);
     }
     // While readers keep the log from being reset, every commit asks again: pace the retries.
@@ -213,11 +241,6 @@ std::unique_ptr<soci::session> Database::open_session() {
     *s << ("PRAGMA busy_timeout=" + std::to_string(config_.busy_timeout_ms));
     // Temporary b-trees (sorts) stay in memory.
     *s << "PRAGMA temp_store=MEMORY";
-    // Reads come straight from the file's pages in the kernel's page cache, without a read
-    // system call and a copy per page; SQLite's own cache keeps the pages it changes and the
-    // hot upper levels of the b-trees (16 MiB per connection instead of 2).
-    *s << "PRAGMA mmap_size=17179869184";
-    *s << "PRAGMA cache_size=-16384";
     // Commits leave checkpoints to the background checkpointer (this replaces SQLite's own).
     auto* conn = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
     sqlite_api::sqlite3_wal_hook(conn, [](void* db, sqlite_api::sqlite3*, const char*, int pages) {

@@ -81,7 +81,8 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::size_t next_context = 0;
   std::optional<asio::ssl::context> tls;
-  std::unique_ptr<asio::thread_pool> workers;
+  std::unique_ptr<asio::thread_pool> workers;        // reads
+  std::unique_ptr<asio::thread_pool> write_workers;  // everything else
   std::vector<std::thread> io_threads;
 
   std::atomic<bool> stopping{false};
@@ -170,12 +171,13 @@ struct HttpServer::Impl {
 
   // Runs `fn` on the worker pool; false when the deadline passed first.
   template <class T>
-  asio::awaitable<bool> on_workers(std::function<T()> fn, T& out, std::shared_ptr<WorkerCall>& current) {
+  asio::awaitable<bool> on_workers(asio::thread_pool& pool, std::function<T()> fn, T& out,
+                                   std::shared_ptr<WorkerCall>& current) {
     auto executor = co_await asio::this_coro::executor;
     auto call = std::make_shared<WorkerCall>(executor);
     auto result = std::make_shared<T>();
     current = call;
-    asio::post(workers->get_executor(), [call, result, fn = std::move(fn), executor] {
+    asio::post(pool.get_executor(), [call, result, fn = std::move(fn), executor] {
       T value = fn();
       asio::post(executor, [call, result, value = std::move(value)]() mutable {
         if (call->timed_out) return;
@@ -197,7 +199,12 @@ struct HttpServer::Impl {
     // No temporaries of class type inside a co_await expression: GCC 12 may destroy them twice.
     HttpResponse response;
     std::function<HttpResponse()> run = [this, request] { return pipeline.run(*request); };
-    bool in_time = co_await on_workers<HttpResponse>(std::move(run), response, current);
+    // Reads and writes have pools of their own: writers may wait for a group commit (SQLite)
+    // and must not keep reads from running meanwhile.
+    auto method = request->method();
+    bool read = method == http::verb::get || method == http::verb::head || method == http::verb::options;
+    asio::thread_pool& pool = read ? *workers : *write_workers;
+    bool in_time = co_await on_workers<HttpResponse>(pool, std::move(run), response, current);
     if (in_time) co_return response;
     log_warn("request timed out", {{"route", std::string(request->route_pattern())}});
     Request late(HttpRequest(request->raw().base()));
@@ -240,7 +247,7 @@ struct HttpServer::Impl {
         }
         return p;
       };
-      bool in_time = co_await on_workers<Piece>(std::move(produce), piece, current);
+      bool in_time = co_await on_workers<Piece>(*workers, std::move(produce), piece, current);
       if (!in_time) {
         log_warn("a streamed response stalled; closing the connection", {{"route", route}});
         co_return false;
@@ -475,7 +482,9 @@ void HttpServer::start() {
   d.acceptor->set_option(asio::socket_base::reuse_address(true));
   d.acceptor->bind(endpoint);
   d.acceptor->listen(asio::socket_base::max_listen_connections);
-  d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.config.worker_threads));
+  d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, d.config.worker_threads)));
+  d.write_workers =
+      std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, d.config.write_worker_threads)));
   asio::co_spawn(*d.contexts.front(), d.accept_loop(), asio::detached);
   for (auto& context : d.contexts) d.io_threads.emplace_back([c = context.get()] { c->run(); });
 }
@@ -515,6 +524,7 @@ void HttpServer::shutdown() {
   for (auto& t : d.io_threads)
     if (t.joinable()) t.join();
   if (d.workers) d.workers->join();
+  if (d.write_workers) d.write_workers->join();
 }
 
 }  // namespace crm::platform

@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -189,6 +190,7 @@ void UnitOfWorkFactory::run_in_group(const RequestContext& context, const std::f
     g.leading = false;
     g.changed.notify_all();
   }
+  lock.unlock();
   if (job.error) std::rethrow_exception(job.error);
 }
 

@@ -3,9 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -66,6 +68,24 @@ TEST_SUITE("platform/config") {
     CHECK(c.http.cors_allowed_origins.empty());
     CHECK_FALSE(c.http.tls.enabled());
     CHECK(c.outbox.dispatch_enabled);
+  }
+
+  TEST_CASE("on SQLite writes get a pool of workers larger than the machine, reads one per core") {
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    auto c = load_config(ConfigSources{});
+    CHECK(c.http.worker_threads == std::max(2, cores));
+    CHECK(c.http.write_worker_threads == std::max(16, 8 * cores));
+    ConfigSources pg;
+    pg.env["CRM_DATABASE_URL"] = "postgresql://crm@127.0.0.1/crm";
+    auto p = load_config(pg);
+    CHECK(p.http.worker_threads == std::max(8, 4 * cores));
+    CHECK(p.http.write_worker_threads == p.http.worker_threads);
+    ConfigSources set;
+    set.env["CRM_HTTP_WRITE_WORKER_THREADS"] = "5";
+    set.env["CRM_HTTP_WORKER_THREADS"] = "3";
+    auto s = load_config(set);
+    CHECK(s.http.write_worker_threads == 5);
+    CHECK(s.http.worker_threads == 3);
   }
 
   TEST_CASE("without a database url the configuration runs in demo mode") {

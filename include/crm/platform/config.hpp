@@ -29,7 +29,8 @@ struct HttpConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
   int io_threads = 0;      // 0: one per core up to 4, then half the cores
-  int worker_threads = 0;  // 0: 8 per core (at least 16) on SQLite, 4 per core (at least 8) on PostgreSQL
+  int worker_threads = 0;        // reads; 0: the cores (at least 2) on SQLite, 4 per core (at least 8) on PostgreSQL
+  int write_worker_threads = 0;  // writes; 0: 8 per core (at least 16) on SQLite, as worker_threads on PostgreSQL
   int max_queue = 1024;
   std::int64_t body_limit_bytes = 1024 * 1024;
   int request_timeout_ms = 30000;

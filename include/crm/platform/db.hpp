@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace sqlite_api {
+struct sqlite3;
+}
+
 namespace soci {
 class session;
 class backend_factory;
@@ -107,6 +111,7 @@ class Database final {
   void release(std::size_t slot, bool broken);
   void request_checkpoint() noexcept;
   void run_checkpointer();
+  void checkpoint_once(sqlite_api::sqlite3* conn);
   std::unique_ptr<soci::session> open_session();
 
   DatabaseConfig config_;
