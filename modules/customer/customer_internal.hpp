@@ -335,6 +335,21 @@ bool is_postgres(soci::session& sql);
 /// the customer is gone).
 void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                       bool created = false);
+/// A search document to write: reindex_customer in two steps, so that a transaction can
+/// prepare all its documents (reads and the ordinary tables) before it writes any of them
+/// into the full-text index. SQLite's FTS5 flushes its pending index whenever a statement
+/// of the transaction opens a statement journal, so interleaved writes cost a flush each.
+struct SearchDocument {
+  std::string tenant_id, customer_id;
+  long long doc = 0;     // SQLite rowid
+  bool replace = false;  // SQLite: an older document with this rowid may be in the index
+  std::string name, legal_name, email, phone, tags, contacts, notes;
+};
+/// The document of the customer as it is now; nullopt when the customer is gone (its
+/// document is removed then). Writing it replaces the old one.
+std::optional<SearchDocument> prepare_search_document(soci::session& sql, const std::string& tenant_id,
+                                                      const std::string& customer_id, bool created);
+void write_search_document(soci::session& sql, const SearchDocument& d);
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
 /// True when there are customers but no search documents (a database from before the
 /// documents were keyed): the module rebuilds them at start.

@@ -437,7 +437,8 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                          uow.after_commit([this, tenant_id] { ctx_.forget_defaults(tenant_id); });
                        });
     // The search document follows every change of the text it is made of, in the same
-    // transaction, so a search never sees a half-done write.
+    // transaction, so a search never sees a half-done write. It is written once per customer,
+    // from the final state, just before the transaction commits.
     bus.subscribe_sync("customer.search_index",
                        {events::kCustomerCreated, events::kCustomerUpdated, events::kCustomerPurged,
                         events::kCustomerDeleted, events::kCustomerMerged,
@@ -446,8 +447,22 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                        [](UnitOfWork& uow, const EventEnvelope& e) {
                          const auto* id = e.payload.if_contains("customer_id");
                          if (!id || !id->is_string() || e.tenant_id.empty()) return;
-                         store::reindex_customer(uow.sql(), e.tenant_id, std::string(id->get_string()),
-                                                 e.type == events::kCustomerCreated);
+                         std::string tenant_id = e.tenant_id, customer_id(id->get_string());
+                         bool created = e.type == events::kCustomerCreated;
+                         // A document made on creation has no contacts or notes; any later change
+                         // in the same transaction asks for a full one, which then runs after it.
+                         // All documents are prepared first, then all written to the index.
+                         auto document = std::make_shared<std::optional<store::SearchDocument>>();
+                         std::string key = (created ? "customer.search.new:" : "customer.search:") + tenant_id +
+                                           ":" + customer_id;
+                         if (!uow.before_commit(key, [&uow, tenant_id, customer_id, created, document] {
+                               *document = store::prepare_search_document(uow.sql(), tenant_id, customer_id, created);
+                             })) {
+                           return;
+                         }
+                         uow.before_commit(key, [&uow, document] {
+                           if (*document) store::write_search_document(uow.sql(), **document);
+                         }, 1);
                        });
   }
 

@@ -38,49 +38,63 @@ long long search_key(soci::session& sql, const std::string& tenant_id, const std
 
 bool is_postgres(soci::session& sql) { return postgres(sql); }
 
-void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool created) {
+std::optional<SearchDocument> prepare_search_document(soci::session& sql, const std::string& tenant_id,
+                                                      const std::string& customer_id, bool created) {
   auto c = customer(sql, tenant_id, customer_id);
   if (!c) {
     remove_from_search(sql, tenant_id, customer_id);
-    return;
+    return std::nullopt;
   }
-  std::string name = c->name, legal = c->legal_name.value_or("");
-  std::string email = c->email ? domain::email_search_text(*c->email) : "";
-  std::string phone = c->phone ? domain::phone_search_text(*c->phone) : "";
-  std::string tags;
+  SearchDocument d;
+  d.tenant_id = tenant_id;
+  d.customer_id = customer_id;
+  d.name = c->name;
+  d.legal_name = c->legal_name.value_or("");
+  d.email = c->email ? domain::email_search_text(*c->email) : "";
+  d.phone = c->phone ? domain::phone_search_text(*c->phone) : "";
   for (const auto& t : c->tags) {
-    if (t.is_string()) tags += std::string(t.get_string()) + " ";
+    if (t.is_string()) d.tags += std::string(t.get_string()) + " ";
   }
   // A customer just created has neither contacts nor notes yet, nor a document to replace.
-  std::string people;
-  std::string notes_text;
   if (!created) {
     for (const auto& ct : contacts(sql, tenant_id, customer_id)) {
-      people += ct.first_name + " " + ct.last_name.value_or("") + " " +
-                (ct.email ? domain::email_search_text(*ct.email) : std::string()) + "\n";
+      d.contacts += ct.first_name + " " + ct.last_name.value_or("") + " " +
+                    (ct.email ? domain::email_search_text(*ct.email) : std::string()) + "\n";
     }
     for (const auto& n : notes(sql, tenant_id, customer_id, kIndexedNotes, std::nullopt)) {
-      if (notes_text.size() + n.body.size() > kMaxNotesText) break;
-      notes_text += n.body + "\n";
+      if (d.notes.size() + n.body.size() > kMaxNotesText) break;
+      d.notes += n.body + "\n";
     }
   }
+  if (postgres(sql)) return d;  // one upsert replaces the old document
+  d.doc = created ? new_search_key(sql, tenant_id, customer_id) : search_key(sql, tenant_id, customer_id, true);
+  d.replace = !created;
+  return d;
+}
+
+void write_search_document(soci::session& sql, const SearchDocument& d) {
   if (postgres(sql)) {
-    std::string b = legal + " " + email + " " + phone, cc = tags + " " + people;
+    std::string b = d.legal_name + " " + d.email + " " + d.phone, cc = d.tags + " " + d.contacts;
     sql << "INSERT INTO customer_search (tenant_id, customer_id, document) VALUES (:t, :c,"
            " setweight(to_tsvector('simple', :a), 'A') || setweight(to_tsvector('simple', :b), 'B') ||"
            " setweight(to_tsvector('simple', :cc), 'C') || setweight(to_tsvector('simple', :d), 'D'))"
            " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET document = EXCLUDED.document",
-        soci::use(tenant_id), soci::use(customer_id), soci::use(name), soci::use(b), soci::use(cc),
-        soci::use(notes_text);
+        soci::use(d.tenant_id), soci::use(d.customer_id), soci::use(d.name), soci::use(b), soci::use(cc),
+        soci::use(d.notes);
     return;
   }
-  long long doc = created ? new_search_key(sql, tenant_id, customer_id) : search_key(sql, tenant_id, customer_id, true);
-  if (!created) sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(doc);
-  std::string tenant = sqlite_tenant_token(tenant_id);
+  // The old document goes here, not when preparing: a document made on creation earlier in
+  // the same transaction is only written just before.
+  if (d.replace) sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(d.doc);
+  std::string tenant = sqlite_tenant_token(d.tenant_id);
   sql << "INSERT INTO customer_search (rowid, tenant, customer_id, name, legal_name, email, phone, tags, contacts,"
          " notes) VALUES (:d, :t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
-      soci::use(doc), soci::use(tenant), soci::use(customer_id), soci::use(name), soci::use(legal),
-      soci::use(email), soci::use(phone), soci::use(tags), soci::use(people), soci::use(notes_text);
+      soci::use(d.doc), soci::use(tenant), soci::use(d.customer_id), soci::use(d.name), soci::use(d.legal_name),
+      soci::use(d.email), soci::use(d.phone), soci::use(d.tags), soci::use(d.contacts), soci::use(d.notes);
+}
+
+void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool created) {
+  if (auto d = prepare_search_document(sql, tenant_id, customer_id, created)) write_search_document(sql, *d);
 }
 
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {

@@ -65,6 +65,14 @@ void UnitOfWork::publish(EventEnvelope event) {
 
 void UnitOfWork::after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
 
+bool UnitOfWork::before_commit(std::string key, std::function<void()> fn, int phase) {
+  if (phase < 0 || phase > 1) throw std::invalid_argument("before_commit: the phase is 0 or 1");
+  key = std::to_string(phase) + ":" + key;
+  if (!before_commit_keys_.insert(key).second) return false;
+  before_commit_.push_back({std::move(key), std::move(fn), phase});
+  return true;
+}
+
 namespace {
 
 std::string savepoint_name(int depth) { return "crm_savepoint_" + std::to_string(depth); }
@@ -72,7 +80,7 @@ std::string savepoint_name(int depth) { return "crm_savepoint_" + std::to_string
 }  // namespace
 
 UnitOfWork::SavepointMark UnitOfWork::begin_savepoint() {
-  SavepointMark mark{savepoints_ + 1, published_, queued_, after_commit_.size()};
+  SavepointMark mark{savepoints_ + 1, published_, queued_, after_commit_.size(), before_commit_.size()};
   *lease_ << "SAVEPOINT " + savepoint_name(mark.depth);
   savepoints_ = mark.depth;
   return mark;
@@ -89,6 +97,10 @@ void UnitOfWork::rollback_to_savepoint(const SavepointMark& mark) {
   published_ = mark.published;
   queued_ = mark.queued;
   after_commit_.resize(mark.after_commit);
+  while (before_commit_.size() > mark.before_commit) {
+    before_commit_keys_.erase(before_commit_.back().key);
+    before_commit_.pop_back();
+  }
   try {
     // PostgreSQL needs this after a failed statement before the transaction accepts more.
     *lease_ << "ROLLBACK TO SAVEPOINT " + savepoint_name(mark.depth);
@@ -103,6 +115,17 @@ void UnitOfWork::rollback_to_savepoint(const SavepointMark& mark) {
 void UnitOfWork::commit() {
   // After a lost savepoint the transaction is gone: a COMMIT must not look like success.
   if (!open_) throw std::logic_error("commit of a unit of work that was rolled back");
+  // What runs before the commit may ask for more (by index: the vector may grow meanwhile).
+  for (int phase = 0; phase <= 1; ++phase) {
+    for (std::size_t i = 0; i < before_commit_.size(); ++i) {
+      if (before_commit_[i].phase != phase || !before_commit_[i].fn) continue;
+      auto fn = std::move(before_commit_[i].fn);
+      before_commit_[i].fn = nullptr;
+      fn();
+    }
+  }
+  before_commit_.clear();
+  before_commit_keys_.clear();
   *lease_ << "COMMIT";
   open_ = false;
   if (write_lock_.owns_lock()) write_lock_.unlock();  // the next writer may begin

@@ -32,6 +32,45 @@ std::string encode(const std::string& s) {
 }  // namespace
 
 TEST_SUITE("integration/customer_search") {
+  TEST_CASE("customer: a customer created and changed in one transaction is found by its final text only") {
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto a = register_tenant(client, "cust-search-once", "owner@search-once.example");
+      // One batch is one transaction: the first input creates the customer, the second
+      // (the same email) changes it, and its search document is written once, at the end.
+      auto r = call(client, "POST", "/api/v1/customers/batch/upsert", a.access,
+                    js(bj::object{{"match_on", "email"},
+                                  {"inputs", bj::array{bj::object{{"name", "Songket Awal"}, {"email", "once@batik.my"}},
+                                                       bj::object{{"name", "Tenun Akhir"}, {"email", "once@batik.my"},
+                                                                  {"tags", bj::array{"pewarna"}}}}}}));
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      auto results = obj(r).at("results").as_array();
+      REQUIRE(results.size() == 2);
+      CHECK(results[0].at("status").to_number<int>() == 201);
+      CHECK(results[1].at("status").to_number<int>() == 200);
+      std::string id = str(results[0].at("id"));
+      CHECK(str(results[1].at("id")) == id);
+      auto found = [&](const std::string& q) {
+        auto s = call(client, "GET", "/api/v1/customers?q=" + encode(q), a.access);
+        REQUIRE_MESSAGE(s.status == 200, s.body);
+        std::vector<std::string> out;
+        for (const auto& c : data_of(s)) out.push_back(id_of(c.as_object()));
+        return out;
+      };
+      CHECK(found("tenun") == std::vector<std::string>{id});
+      CHECK(found("pewarna") == std::vector<std::string>{id});
+      CHECK(found("songket").empty());
+      // A contact added later still reaches the same document.
+      REQUIRE(call(client, "POST", "/api/v1/customers/" + id + "/contacts", a.access,
+                   js(bj::object{{"first_name", "Zubaidah"}})).status == 201);
+      CHECK(found("zubaid") == std::vector<std::string>{id});
+      CHECK(found("tenun") == std::vector<std::string>{id});
+    }
+  }
+
   TEST_CASE("customer: q= finds customers by prefixes of their name, email, phone, tags, contacts and notes") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);

@@ -624,3 +624,58 @@ TEST_SUITE("platform/group_commit") {
     CHECK(wal < 48u * 1024 * 1024);
   }
 }
+
+TEST_SUITE("platform/unit_of_work") {
+  TEST_CASE("work asked for before the commit runs once per key, phase 0 before phase 1, after the function") {
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    std::vector<std::string> ran;
+    uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) {
+      u.sql() << "CREATE TABLE probe_rows (id INTEGER)";
+      CHECK(u.before_commit("b", [&] { ran.push_back("b1"); }, 1));
+      CHECK(u.before_commit("a", [&] {
+        ran.push_back("a0");
+        // Reads what the function wrote, and may ask for more.
+        int n = 0;
+        u.sql() << "SELECT count(*) FROM probe_rows", soci::into(n);
+        ran.push_back("rows=" + std::to_string(n));
+        u.before_commit("c", [&] { ran.push_back("c0"); });
+      }));
+      CHECK_FALSE(u.before_commit("a", [&] { ran.push_back("a0 again"); }));
+      CHECK(u.before_commit("a", [&] { ran.push_back("a1"); }, 1));  // another phase, another key
+      u.sql() << "INSERT INTO probe_rows (id) VALUES (1)";
+      ran.push_back("fn");
+    });
+    CHECK(ran == std::vector<std::string>{"fn", "a0", "rows=1", "c0", "b1", "a1"});
+    CHECK_THROWS_AS(uow.run(crm::platform::RequestContext{},
+                            [&](UnitOfWork& u) { u.before_commit("x", [] {}, 2); }),
+                    std::invalid_argument);
+  }
+
+  TEST_CASE("a rolled-back savepoint takes its before-commit work with it, and a throwing one commits nothing") {
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) { u.sql() << "CREATE TABLE probe_rows (id INTEGER)"; });
+    std::vector<std::string> ran;
+    uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) {
+      u.before_commit("kept", [&] { ran.push_back("kept"); });
+      CHECK_THROWS(u.savepoint([&] {
+        u.before_commit("undone", [&] { ran.push_back("undone"); });
+        throw std::runtime_error("input failed");
+      }));
+      // The key is free again after the rollback.
+      CHECK(u.before_commit("undone", [&] { ran.push_back("asked again"); }));
+    });
+    CHECK(ran == std::vector<std::string>{"kept", "asked again"});
+
+    CHECK_THROWS_WITH_AS(uow.run(crm::platform::RequestContext{},
+                                 [&](UnitOfWork& u) {
+                                   u.sql() << "INSERT INTO probe_rows (id) VALUES (7)";
+                                   u.before_commit("fails", [] { throw std::runtime_error("index failed"); });
+                                 }),
+                         "index failed", std::runtime_error);
+    CHECK(t.count("SELECT count(*) FROM probe_rows") == 0);
+  }
+}

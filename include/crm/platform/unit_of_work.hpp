@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace crm::platform {
@@ -40,6 +42,14 @@ class UnitOfWork final {
   void publish(EventEnvelope event);
   /// Called once after a successful commit.
   void after_commit(std::function<void()> fn);
+  /// Runs `fn` just before the commit, outside every savepoint, once per `key` however often
+  /// it is asked for: for data derived from the final state of the transaction, such as a
+  /// search document, which then is written once instead of after every change (and, on
+  /// SQLite, without FTS5 flushing its pending index at each savepoint). A savepoint that is
+  /// rolled back takes the requests it made with it. When `fn` throws, nothing commits.
+  /// Every request of phase 0 runs before any of phase 1 (the only phases), each phase in the
+  /// order asked; `key` is unique within its phase. False when the key was already asked for.
+  bool before_commit(std::string key, std::function<void()> fn, int phase = 0);
 
   /// Runs `fn` in a SAVEPOINT of this transaction. When it throws, only its own work is
   /// undone (its rows, its events with their outbox rows and whatever synchronous handlers
@@ -59,6 +69,7 @@ class UnitOfWork final {
     int published = 0;
     int queued = 0;
     std::size_t after_commit = 0;
+    std::size_t before_commit = 0;
   };
   friend class UnitOfWorkFactory;  // runs the units of work of a group in one transaction
   SavepointMark begin_savepoint();
@@ -75,6 +86,13 @@ class UnitOfWork final {
   int queued_ = 0;  // asynchronous deliveries written
   int savepoints_ = 0;
   std::vector<std::function<void()>> after_commit_;
+  struct BeforeCommit {
+    std::string key;  // phase and key
+    std::function<void()> fn;
+    int phase = 0;
+  };
+  std::vector<BeforeCommit> before_commit_;
+  std::unordered_set<std::string> before_commit_keys_;
 };
 
 template <class F>
