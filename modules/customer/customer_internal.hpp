@@ -350,6 +350,11 @@ struct SearchDocument {
 std::optional<SearchDocument> prepare_search_document(soci::session& sql, const std::string& tenant_id,
                                                       const std::string& customer_id, bool created);
 void write_search_document(soci::session& sql, const SearchDocument& d);
+/// SQLite: merges segments of the full-text index until about `pages` pages were written, at
+/// any level with two or more (FTS5 `'merge', -pages`). Merging drops the entries of deleted
+/// and replaced documents, which FTS5 otherwise keeps and every search reads past. True
+/// when there was work to do. PostgreSQL: false (GIN maintains itself).
+bool merge_search_index(soci::session& sql, int pages);
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
 /// True when there are customers but no search documents (a database from before the
 /// documents were keyed): the module rebuilds them at start.

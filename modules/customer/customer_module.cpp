@@ -6,13 +6,18 @@
 #include "crm/platform/authorization.hpp"
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/log.hpp"
+#include "crm/platform/metrics.hpp"
+#include "crm/platform/periodic_task.hpp"
 #include "crm/platform/router.hpp"
 #include "custom_fields.hpp"
 #include "validation.hpp"
 
 #include <soci/soci.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <memory>
 
 namespace crm::generated {
 std::vector<crm::platform::MigrationSource> migrations_customer();
@@ -377,6 +382,21 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
       }
       ctx_.max_contacts = static_cast<int>(m->get_int64());
     }
+    merges_ = &ctx.metrics.counter("crm_customer_search_merges_total",
+                                   "Merge steps run on the full-text index of customers (SQLite)");
+    if (const auto* m = module_.section.if_contains("search_merge_interval_ms")) {
+      if (!m->is_int64() || m->get_int64() < 0 || m->get_int64() > 86400000) {
+        throw ConfigError("invalid configuration: modules.customer.search_merge_interval_ms: 0 (off) or an integer"
+                          " up to 86400000");
+      }
+      search_merge_interval_ = std::chrono::milliseconds(m->get_int64());
+    }
+    if (const auto* m = module_.section.if_contains("search_merge_after_changes")) {
+      if (!m->is_int64() || m->get_int64() < 1 || m->get_int64() > 100000000) {
+        throw ConfigError("invalid configuration: modules.customer.search_merge_after_changes: an integer from 1");
+      }
+      search_merge_after_ = m->get_int64();
+    }
     if (const auto* m = module_.section.if_contains("import_max_bytes")) {
       if (!m->is_int64() || m->get_int64() < 1024 || m->get_int64() > (1LL << 34)) {
         throw ConfigError("invalid configuration: modules.customer.import_max_bytes: an integer from 1024 to 17179869184");
@@ -444,7 +464,7 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                         events::kCustomerDeleted, events::kCustomerMerged,
                         events::kContactAdded, events::kContactUpdated, events::kContactRemoved, events::kNoteAdded,
                         events::kNoteUpdated, events::kNoteRemoved},
-                       [](UnitOfWork& uow, const EventEnvelope& e) {
+                       [this](UnitOfWork& uow, const EventEnvelope& e) {
                          const auto* id = e.payload.if_contains("customer_id");
                          if (!id || !id->is_string() || e.tenant_id.empty()) return;
                          std::string tenant_id = e.tenant_id, customer_id(id->get_string());
@@ -463,7 +483,30 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
                          uow.before_commit(key, [&uow, document] {
                            if (*document) store::write_search_document(uow.sql(), **document);
                          }, 1);
+                         search_changes_.fetch_add(1, std::memory_order_relaxed);
                        });
+  }
+
+  // SQLite: once enough search documents changed, the full-text index is merged in the
+  // background, a bounded step per transaction, so that searches do not slow down as deleted
+  // and replaced documents pile up in its segments (measured: 195 -> 77 searches/s after
+  // 80,000 creates and deletes of customers, back to 195 once merged).
+  void merge_search_index() {
+    pending_search_changes_ += search_changes_.exchange(0, std::memory_order_relaxed);
+    if (pending_search_changes_ < search_merge_after_) return;
+    try {
+      for (int step = 0; step < kSearchMergeSteps; ++step) {
+        bool more = false;
+        ctx_.uow.run(RequestContext{}, [&](UnitOfWork& uow) { more = store::merge_search_index(uow.sql(), kSearchMergePages); });
+        merges_->inc();
+        if (!more) {
+          pending_search_changes_ = 0;
+          return;
+        }
+      }
+    } catch (const std::exception& e) {
+      log_warn("merging the search index failed", {{"error", e.what()}});
+    }
   }
 
   void start() override {
@@ -475,9 +518,16 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
       seed_demo_segments(ctx_);
     }
     imports_.start();
+    if (module_.db.backend() == Backend::sqlite && search_merge_interval_.count() > 0) {
+      merge_task_ = std::make_unique<PeriodicTask>(search_merge_interval_, [this] { merge_search_index(); });
+      merge_task_->start();
+    }
   }
 
-  void stop() override { imports_.stop(); }
+  void stop() override {
+    if (merge_task_) merge_task_->stop();
+    imports_.stop();
+  }
 
   std::optional<CustomerSummary> find_customer(const std::string& tenant_id, const std::string& customer_id,
                                                bool include_deleted) const override {
@@ -574,6 +624,16 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   ModuleContext module_;
   CustomerContext ctx_;
   ImportWorker imports_{ctx_};
+  // Search index merging (SQLite): one step writes about this many pages, holding the write
+  // lock for some milliseconds; a run takes at most this many steps.
+  static constexpr int kSearchMergePages = 256;
+  static constexpr int kSearchMergeSteps = 64;
+  std::chrono::milliseconds search_merge_interval_{30000};
+  long long search_merge_after_ = 1000;
+  std::atomic<long long> search_changes_{0};
+  long long pending_search_changes_ = 0;  // the merge task's thread only
+  platform::Counter* merges_ = nullptr;
+  std::unique_ptr<PeriodicTask> merge_task_;
 };
 
 }  // namespace

@@ -93,6 +93,17 @@ void write_search_document(soci::session& sql, const SearchDocument& d) {
       soci::use(d.email), soci::use(d.phone), soci::use(d.tags), soci::use(d.contacts), soci::use(d.notes);
 }
 
+bool merge_search_index(soci::session& sql, int pages) {
+  if (postgres(sql)) return false;
+  long long before = 0, after = 0;
+  int n = -pages;
+  sql << "SELECT total_changes()", soci::into(before);
+  sql << "INSERT INTO customer_search (customer_search, rank) VALUES ('merge', :n)", soci::use(n);
+  sql << "SELECT total_changes()", soci::into(after);
+  // FTS5 counts two or more changes when the command merged anything.
+  return after - before >= 2;
+}
+
 void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool created) {
   if (auto d = prepare_search_document(sql, tenant_id, customer_id, created)) write_search_document(sql, *d);
 }

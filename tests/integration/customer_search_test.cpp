@@ -4,7 +4,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <fstream>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "support/customer_helpers.hpp"
@@ -32,6 +35,52 @@ std::string encode(const std::string& s) {
 }  // namespace
 
 TEST_SUITE("integration/customer_search") {
+  TEST_CASE("customer: on SQLite the search index is merged in the background once enough documents changed") {
+    TestDatabase db("sqlite");
+    std::string config = db.data_dir() + "/merge-config.json";
+    std::ofstream(config) << R"({"modules": {"customer": {"search_merge_interval_ms": 100, "search_merge_after_changes": 50}}})";
+    ServerProcess server(db, {}, {"--config", config});
+    HttpClient client(server.port());
+    auto a = register_tenant(client, "cust-search-merge", "owner@search-merge.example");
+    auto merges = [&] {
+      auto body = client.get("/metrics").body;
+      auto at = body.find("\ncrm_customer_search_merges_total ");
+      REQUIRE_MESSAGE(at != std::string::npos, body.substr(0, 300));
+      return std::stoll(body.substr(at + 34));
+    };
+    CHECK(merges() == 0);
+    // 30 new documents, then 30 replaced ones: 60 changes, over the threshold of 50.
+    bj::array create, update;
+    for (int i = 0; i < 30; ++i) {
+      create.push_back(bj::object{{"name", "Songket " + std::to_string(i)}, {"email", "m" + std::to_string(i) + "@merge.my"}});
+    }
+    auto created = call(client, "POST", "/api/v1/customers/batch/create", a.access, js(bj::object{{"inputs", create}}));
+    REQUIRE_MESSAGE(created.status == 200, created.body);
+    auto results = obj(created).at("results").as_array();  // a copy: the object is a temporary
+    REQUIRE(results.size() == 30);
+    for (const auto& r : results) {
+      update.push_back(bj::object{{"id", r.at("id")}, {"version", 1},
+                                  {"properties", bj::object{{"name", "Tenun " + std::to_string(update.size())}}}});
+    }
+    auto updated = call(client, "POST", "/api/v1/customers/batch/update", a.access, js(bj::object{{"inputs", update}}));
+    REQUIRE_MESSAGE(updated.status == 200, updated.body);
+    auto outcomes = obj(updated).at("results").as_array();
+    for (const auto& r : outcomes) CHECK_MESSAGE(r.at("status").to_number<int>() == 200, js(r.as_object()));
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (merges() == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(merges() >= 1);
+    // The merged index answers as before: the new names, not the old ones.
+    auto found = [&](const std::string& q) {
+      auto r = call(client, "GET", "/api/v1/customers?limit=100&q=" + q, a.access);
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      return data_of(r).size();
+    };
+    CHECK(found("tenun") == 30);
+    CHECK(found("songket") == 0);
+    CHECK(found("m1") == 11);  // m1, m10 .. m19
+  }
+
   TEST_CASE("customer: a customer created and changed in one transaction is found by its final text only") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);
