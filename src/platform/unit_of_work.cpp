@@ -158,6 +158,17 @@ namespace {
 // for an unbounded number of others.
 constexpr std::size_t kMaxGroup = 64;
 
+// Set while this thread runs a group: a unit of work started from inside another would wait
+// for a group that only this thread could lead.
+thread_local bool t_running_group = false;
+
+struct RunningGroup {
+  RunningGroup() { t_running_group = true; }
+  ~RunningGroup() { t_running_group = false; }
+  RunningGroup(const RunningGroup&) = delete;
+  RunningGroup& operator=(const RunningGroup&) = delete;
+};
+
 }  // namespace
 
 struct UnitOfWorkFactory::Group {
@@ -191,6 +202,7 @@ int UnitOfWorkFactory::queued() const {
 }
 
 void UnitOfWorkFactory::run_in_group(const RequestContext& context, const std::function<void(UnitOfWork&)>& fn) {
+  if (t_running_group) throw std::logic_error("a unit of work was started inside another one");
   Group& g = *group_;
   Group::Job job;
   job.context = &context;
@@ -208,7 +220,10 @@ void UnitOfWorkFactory::run_in_group(const RequestContext& context, const std::f
     // queue is longer than a group; then it leads again or hands over).
     g.leading = true;
     lock.unlock();
-    lead_group();
+    {
+      RunningGroup running;
+      lead_group();
+    }
     lock.lock();
     g.leading = false;
     g.changed.notify_all();

@@ -679,3 +679,21 @@ TEST_SUITE("platform/unit_of_work") {
     CHECK(t.count("SELECT count(*) FROM probe_rows") == 0);
   }
 }
+
+TEST_SUITE("platform/group_commit") {
+  TEST_CASE("a unit of work started inside another fails at once instead of waiting forever") {
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    CHECK_THROWS_WITH_AS(uow.run(crm::platform::RequestContext{},
+                                 [&](UnitOfWork&) { uow.run(crm::platform::RequestContext{}, [](UnitOfWork&) {}); }),
+                         "a unit of work was started inside another one", std::logic_error);
+    // The factory is still usable afterwards.
+    int n = uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) {
+      int one = 0;
+      u.sql() << "SELECT 1", soci::into(one);
+      return one;
+    });
+    CHECK(n == 1);
+  }
+}
