@@ -32,6 +32,16 @@ std::string encode(const std::string& s) {
   return out;
 }
 
+/// The ids a q= search answers with (one page); REQUIREs a 200.
+std::vector<std::string> search_ids(HttpClient& client, const std::string& token, const std::string& q,
+                                    const std::string& extra = "") {
+  auto r = call(client, "GET", "/api/v1/customers?q=" + encode(q) + extra, token);
+  REQUIRE_MESSAGE(r.status == 200, q << ": " << r.body);
+  std::vector<std::string> out;
+  for (const auto& c : data_of(r)) out.push_back(id_of(c.as_object()));
+  return out;
+}
+
 }  // namespace
 
 TEST_SUITE("integration/customer_search") {
@@ -71,11 +81,7 @@ TEST_SUITE("integration/customer_search") {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(merges() >= 1);
     // The merged index answers as before: the new names, not the old ones.
-    auto found = [&](const std::string& q) {
-      auto r = call(client, "GET", "/api/v1/customers?limit=100&q=" + q, a.access);
-      REQUIRE_MESSAGE(r.status == 200, r.body);
-      return data_of(r).size();
-    };
+    auto found = [&](const std::string& q) { return search_ids(client, a.access, q, "&limit=100").size(); };
     CHECK(found("tenun") == 30);
     CHECK(found("songket") == 0);
     CHECK(found("m1") == 11);  // m1, m10 .. m19
@@ -102,13 +108,7 @@ TEST_SUITE("integration/customer_search") {
       CHECK(results[1].at("status").to_number<int>() == 200);
       std::string id = str(results[0].at("id"));
       CHECK(str(results[1].at("id")) == id);
-      auto found = [&](const std::string& q) {
-        auto s = call(client, "GET", "/api/v1/customers?q=" + encode(q), a.access);
-        REQUIRE_MESSAGE(s.status == 200, s.body);
-        std::vector<std::string> out;
-        for (const auto& c : data_of(s)) out.push_back(id_of(c.as_object()));
-        return out;
-      };
+      auto found = [&](const std::string& q) { return search_ids(client, a.access, q); };
       CHECK(found("tenun") == std::vector<std::string>{id});
       CHECK(found("pewarna") == std::vector<std::string>{id});
       CHECK(found("songket").empty());
@@ -141,11 +141,7 @@ TEST_SUITE("integration/customer_search") {
                               js(bj::object{{"first_name", "Rahimah"}, {"last_name", "Osman"}})));
 
       auto ids = [&](const std::string& q, const std::string& extra = "") {
-        auto r = call(client, "GET", "/api/v1/customers?q=" + encode(q) + extra, a.access);
-        REQUIRE_MESSAGE(r.status == 200, q << ": " << r.body);
-        std::vector<std::string> out;
-        for (const auto& c : data_of(r)) out.push_back(id_of(c.as_object()));
-        return out;
+        return search_ids(client, a.access, q, extra);
       };
       using V = std::vector<std::string>;
       CHECK(ids("ked") == V{id_of(kedai)});               // prefix of the name
