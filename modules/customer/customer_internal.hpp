@@ -364,10 +364,9 @@ std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::sessi
                                                                      const std::string& id, int limit);
 /// The backend's prefix query for the terms (FTS5 MATCH text or a to_tsquery text).
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms);
-/// SQLite: the indexed token that stands for a tenant in its search documents.
-std::string sqlite_tenant_token(const std::string& tenant_id);
-/// SQLite: the MATCH text for the tenant's documents matching `terms` (a search_expression).
-std::string sqlite_tenant_match(const std::string& tenant_id, const std::string& terms);
+/// SQLite: the range of search document keys (rowids) that holds the tenant's documents;
+/// an empty range when it has none.
+std::pair<long long, long long> sqlite_search_range(soci::session& sql, const std::string& tenant_id);
 std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,
                                   int limit, const std::optional<bj::object>& after);
 

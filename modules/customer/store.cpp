@@ -224,16 +224,22 @@ std::string search_doc_of(Binder& b, const std::string& tenant_id, const std::st
 }
 
 /// The condition on customer_search for the tenant's documents matching `q`.
-void add_match(std::string& out, bool pg, Binder& b, const std::string& q, const std::string& tenant_id) {
-  if (pg) {
+/// SQLite: the tenant's documents are those in its range of keys.
+void add_match(std::string& out, soci::session& sql, Binder& b, const std::string& q, const std::string& tenant_id) {
+  if (is_postgres(sql)) {
     out += "tenant_id = ";
     out += b.add(tenant_id);
     out += " AND document @@ to_tsquery('simple', ";
     out += b.add(q);
     out += ")";
   } else {
+    auto [low, high] = sqlite_search_range(sql, tenant_id);
     out += "customer_search MATCH ";
-    out += b.add(sqlite_tenant_match(tenant_id, q));
+    out += b.add(q);
+    out += " AND customer_search.rowid BETWEEN ";
+    out += b.add(low);
+    out += " AND ";
+    out += b.add(high);
   }
 }
 
@@ -250,7 +256,8 @@ std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, con
   std::string inner;
   auto add_rank = [&] {
     if (!pg) {
-      inner += "bm25(customer_search, 0.0, 0.0, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0)";
+      // Column weights: name, legal_name, email, phone, tags, contacts, notes.
+      inner += "weighted_match(customer_search, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0)";
       return;
     }
     inner += "CAST(-ts_rank(document, to_tsquery('simple', ";
@@ -264,7 +271,7 @@ std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, con
   inner += pg ? "SELECT customer_id, " : "SELECT rowid AS doc, ";
   add_rank();
   inner += " AS rank FROM customer_search WHERE ";
-  add_match(inner, pg, b, q, tenant_id);
+  add_match(inner, sql, b, q, tenant_id);
   if (window) {
     if (window->after_rank) {
       inner += " AND (";
@@ -300,7 +307,7 @@ bool more_matches_than(soci::session& sql, const CustomerFilter& f, const std::s
   Binder b;
   std::string q = search_expression(sql, f.search_terms);
   std::string text = "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search WHERE ";
-  add_match(text, is_postgres(sql), b, q, tenant_id);
+  add_match(text, sql, b, q, tenant_id);
   text += " LIMIT ";
   text += b.add(size + 1);
   text += ") m";

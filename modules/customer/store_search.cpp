@@ -14,11 +14,33 @@ constexpr std::size_t kMaxNotesText = 100000;
 
 bool postgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
 
-/// SQLite: a key for the search document of a customer that has none.
+constexpr long long kTenantRange = 1LL << 40;
+
+/// SQLite: the number of the tenant's range of search document keys (0 when it has none and
+/// `create` is false).
+long long tenant_range_number(soci::session& sql, const std::string& tenant_id, bool create) {
+  long long number = 0;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT number FROM customer_search_tenants WHERE tenant_id = :t", soci::use(tenant_id),
+      soci::into(number, ind);
+  if (sql.got_data() && ind == soci::i_ok) return number;
+  if (!create) return 0;
+  sql << "INSERT INTO customer_search_tenants (tenant_id) VALUES (:t) RETURNING number", soci::use(tenant_id),
+      soci::into(number);
+  return number;
+}
+
+/// SQLite: a key for the search document of a customer that has none, the next in its
+/// tenant's range. Writes are serialized, so the largest key read here is still the largest
+/// when the row goes in.
 long long new_search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
-  long long doc = 0;
-  sql << "INSERT INTO customer_search_keys (tenant_id, customer_id) VALUES (:t, :c) RETURNING doc",
-      soci::use(tenant_id), soci::use(customer_id), soci::into(doc);
+  long long low = tenant_range_number(sql, tenant_id, true) * kTenantRange;
+  long long high = low + kTenantRange - 1, doc = 0;
+  sql << "INSERT INTO customer_search_keys (doc, tenant_id, customer_id) SELECT COALESCE((SELECT doc FROM"
+         " customer_search_keys WHERE doc BETWEEN :lo AND :hi ORDER BY doc DESC LIMIT 1), :lo2) + 1, :t, :c"
+         " RETURNING doc",
+      soci::use(low), soci::use(high), soci::use(low), soci::use(tenant_id), soci::use(customer_id), soci::into(doc);
+  if (doc > high) throw std::runtime_error("the tenant's range of search document keys is exhausted");
   return doc;
 }
 
@@ -86,11 +108,10 @@ void write_search_document(soci::session& sql, const SearchDocument& d) {
   // The old document goes here, not when preparing: a document made on creation earlier in
   // the same transaction is only written just before.
   if (d.replace) sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(d.doc);
-  std::string tenant = sqlite_tenant_token(d.tenant_id);
-  sql << "INSERT INTO customer_search (rowid, tenant, customer_id, name, legal_name, email, phone, tags, contacts,"
-         " notes) VALUES (:d, :t, :c, :n, :l, :e, :p, :tg, :ct, :no)",
-      soci::use(d.doc), soci::use(tenant), soci::use(d.customer_id), soci::use(d.name), soci::use(d.legal_name),
-      soci::use(d.email), soci::use(d.phone), soci::use(d.tags), soci::use(d.contacts), soci::use(d.notes);
+  sql << "INSERT INTO customer_search (rowid, name, legal_name, email, phone, tags, contacts, notes)"
+         " VALUES (:d, :n, :l, :e, :p, :tg, :ct, :no)",
+      soci::use(d.doc), soci::use(d.name), soci::use(d.legal_name), soci::use(d.email), soci::use(d.phone),
+      soci::use(d.tags), soci::use(d.contacts), soci::use(d.notes);
 }
 
 bool merge_search_index(soci::session& sql, int pages) {
@@ -142,18 +163,10 @@ std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::sessi
   return out;
 }
 
-std::string sqlite_tenant_token(const std::string& tenant_id) {
-  std::string token = "t";
-  for (char ch : tenant_id) {
-    if (ch != '-') token.push_back(ch);
-  }
-  return token;
-}
-
-std::string sqlite_tenant_match(const std::string& tenant_id, const std::string& terms) {
-  // Tenant ids are UUIDs (hex digits and dashes) and terms are letters and digits with FTS5
-  // quotes of their own: neither can change the structure of the expression.
-  return "tenant : \"" + sqlite_tenant_token(tenant_id) + "\" AND -{tenant} : (" + terms + ")";
+std::pair<long long, long long> sqlite_search_range(soci::session& sql, const std::string& tenant_id) {
+  long long number = tenant_range_number(sql, tenant_id, false);
+  if (number == 0) return {1, 0};  // no documents: an empty range
+  return {number * kTenantRange, number * kTenantRange + kTenantRange - 1};
 }
 
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms) {

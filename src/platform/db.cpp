@@ -2,6 +2,7 @@
 
 #include "crm/platform/error.hpp"
 #include "crm/platform/log.hpp"
+#include "sqlite_functions.hpp"
 #include "statement_cache.hpp"
 
 #include <soci/postgresql/soci-postgresql.h>
@@ -244,6 +245,7 @@ std::unique_ptr<soci::session> Database::open_session() {
     *s << "PRAGMA temp_store=MEMORY";
     // Commits leave checkpoints to the background checkpointer (this replaces SQLite's own).
     auto* conn = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
+    if (!register_sqlite_functions(conn)) throw std::runtime_error("SQLite was built without FTS5");
     sqlite_api::sqlite3_wal_hook(conn, [](void* db, sqlite_api::sqlite3*, const char*, int pages) {
       if (pages >= kCheckpointPages) static_cast<Database*>(db)->request_checkpoint();
       return SQLITE_OK;
