@@ -643,6 +643,15 @@ std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant
       }
       return std::string();
     };
+    // The first key's bound, redundant with the OR below, is what lets the index of the sort
+    // start at the cursor: without it SQLite reads the index from its start and skips every
+    // row of the pages before, which made an export's pages ever slower. (Placeholders are
+    // numbered in the order they are added, which must be the order they appear in.)
+    std::string bound;
+    if (!q.sort.empty()) {
+      bound = " AND " + std::string(sort_column(q.sort[0].field).expression) +
+              (q.sort[0].descending ? " <= " : " >= ") + value(0);
+    }
     std::string any;
     for (std::size_t i = 0; i <= q.sort.size(); ++i) {
       // Each comparison gets its own placeholder: parameters are bound by position.
@@ -661,7 +670,7 @@ std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant
       }
       any += (any.empty() ? "" : " OR ") + term;
     }
-    where += " AND (" + any + ")";
+    where += bound + " AND (" + any + ")";
   }
   bool searching = !q.filter.search_terms.empty();
   std::string query = std::string("SELECT ") + kCustomerColumns + (searching ? ", s.rank" : "") + " FROM " + from +
