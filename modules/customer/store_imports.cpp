@@ -140,9 +140,8 @@ std::vector<ImportRow> list_imports(soci::session& sql, const std::string& tenan
   std::string q = std::string("SELECT ") + kImportColumns + " FROM customer_imports WHERE tenant_id = :t";
   if (after) {
     st.exchange(soci::use(at));
-    st.exchange(soci::use(at));
     st.exchange(soci::use(after_id));
-    q += " AND (created_at < :a OR (created_at = :a2 AND id < :i))";
+    q += " AND (created_at, id) < (:a, :i)";
   }
   st.exchange(soci::use(limit));
   q += " ORDER BY created_at DESC, id DESC LIMIT :l";

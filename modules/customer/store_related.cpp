@@ -314,17 +314,13 @@ std::vector<NoteRow> notes(soci::session& sql, const std::string& tenant_id, con
   st.exchange(soci::use(tenant_id));
   st.exchange(soci::use(customer_id));
   st.exchange(soci::use(pinned));
-  st.exchange(soci::use(pinned));
-  st.exchange(soci::use(at));
-  st.exchange(soci::use(pinned));
   st.exchange(soci::use(at));
   st.exchange(soci::use(id));
   st.exchange(soci::use(lim));
   f.bind(st);
   st.alloc();
   st.prepare(std::string("SELECT ") + kNoteColumns +
-             " FROM customer_notes WHERE tenant_id = :t AND customer_id = :c AND (pinned < :p1"
-             " OR (pinned = :p2 AND created_at < :a1) OR (pinned = :p3 AND created_at = :a2 AND id < :i))"
+             " FROM customer_notes WHERE tenant_id = :t AND customer_id = :c AND (pinned, created_at, id) < (:p, :a, :i)"
              " ORDER BY pinned DESC, created_at DESC, id DESC LIMIT :l");
   st.define_and_bind();
   st.execute();
@@ -395,14 +391,13 @@ std::vector<ActivityRow> activities(soci::session& sql, const std::string& tenan
   st.exchange(soci::use(any_status));
   st.exchange(soci::use(wanted));
   st.exchange(soci::use(at));
-  st.exchange(soci::use(at));
   st.exchange(soci::use(id));
   st.exchange(soci::use(lim));
   f.bind(st);
   st.alloc();
   st.prepare(std::string("SELECT ") + kActivityColumns +
              " FROM customer_activities WHERE tenant_id = :t AND (:ac = 1 OR customer_id = :c)"
-             " AND (:anys = 1 OR status = :s) AND (created_at < :a1 OR (created_at = :a2 AND id < :i))"
+             " AND (:anys = 1 OR status = :s) AND (created_at, id) < (:a, :i)"
              " ORDER BY created_at DESC, id DESC LIMIT :l");
   st.define_and_bind();
   st.execute();

@@ -154,9 +154,9 @@ std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::sessi
                                                                      const std::string& id, int limit) {
   std::vector<std::pair<std::string, std::string>> out;
   std::string t, c;
-  soci::statement st = (sql.prepare << "SELECT tenant_id, id FROM customer_customers WHERE tenant_id > :t"
-                                       " OR (tenant_id = :t2 AND id > :i) ORDER BY tenant_id, id LIMIT :l",
-                        soci::use(tenant_id), soci::use(tenant_id), soci::use(id), soci::use(limit), soci::into(t),
+  soci::statement st = (sql.prepare << "SELECT tenant_id, id FROM customer_customers WHERE (tenant_id, id) > (:t, :i)"
+                                       " ORDER BY tenant_id, id LIMIT :l",
+                        soci::use(tenant_id), soci::use(id), soci::use(limit), soci::into(t),
                         soci::into(c));
   st.execute();
   while (st.fetch()) out.emplace_back(t, c);

@@ -40,9 +40,9 @@ std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_
   soci::statement st =
       (sql.prepare << "SELECT tenant_id, id, customer_id, kind, summary, data, actor_id, source_type, source_id,"
                       " occurred_at FROM customer_timeline WHERE tenant_id = :t AND customer_id = :c"
-                      " AND (occurred_at < :a1 OR (occurred_at = :a2 AND id < :i))"
+                      " AND (occurred_at, id) < (:a, :i)"
                       " ORDER BY occurred_at DESC, id DESC LIMIT :l",
-       soci::use(tenant_id), soci::use(customer_id), soci::use(after_at), soci::use(after_at), soci::use(after_id),
+       soci::use(tenant_id), soci::use(customer_id), soci::use(after_at), soci::use(after_id),
        soci::use(lim), soci::into(row.tenant_id), soci::into(row.id), soci::into(row.customer_id),
        soci::into(row.kind), soci::into(row.summary), soci::into(data), soci::into(actor, actor_ind),
        soci::into(stype, stype_ind), soci::into(sid, sid_ind), soci::into(at));
