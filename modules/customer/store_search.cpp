@@ -125,6 +125,13 @@ bool merge_search_index(soci::session& sql, int pages) {
   return after - before >= 2;
 }
 
+std::int64_t search_document_count(soci::session& sql) {
+  long long n = 0;
+  sql << (postgres(sql) ? "SELECT COUNT(*) FROM customer_search" : "SELECT COUNT(*) FROM customer_search_keys"),
+      soci::into(n);
+  return n;
+}
+
 void reindex_customer(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool created) {
   if (auto d = prepare_search_document(sql, tenant_id, customer_id, created)) write_search_document(sql, *d);
 }

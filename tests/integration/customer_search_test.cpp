@@ -87,6 +87,62 @@ TEST_SUITE("integration/customer_search") {
     CHECK(found("m1") == 11);  // m1, m10 .. m19
   }
 
+  TEST_CASE("customer: on SQLite a merge of the search index also waits for a quarter of the documents to change") {
+    TestDatabase db("sqlite");
+    std::string config = db.data_dir() + "/merge-quarter-config.json";
+    std::ofstream(config) << R"({"modules": {"customer": {"search_merge_interval_ms": 50, "search_merge_after_changes": 20}}})";
+    ServerProcess server(db, {}, {"--config", config});
+    HttpClient client(server.port());
+    auto a = register_tenant(client, "cust-merge-quarter", "owner@merge-quarter.example");
+    auto merges = [&] {
+      auto body = client.get("/metrics").body;
+      auto at = body.find("\ncrm_customer_search_merges_total ");
+      REQUIRE_MESSAGE(at != std::string::npos, body.substr(0, 300));
+      return std::stoll(body.substr(at + 34));
+    };
+    // Waits until no merge step has run for half a second.
+    auto settled = [&] {
+      long long last = merges();
+      for (int i = 0; i < 100; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        long long now = merges();
+        if (now == last) return now;
+        last = now;
+      }
+      FAIL("merging never settled");
+      return last;
+    };
+    std::vector<std::string> ids;
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      bj::array inputs;
+      for (int i = 0; i < 100; ++i) inputs.push_back(bj::object{{"name", "Songket " + std::to_string(chunk * 100 + i)}});
+      auto r = call(client, "POST", "/api/v1/customers/batch/create", a.access, js(bj::object{{"inputs", inputs}}));
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      auto results = obj(r).at("results").as_array();
+      for (const auto& x : results) ids.push_back(str(x.at("id")));
+    }
+    REQUIRE(ids.size() == 400);
+    long long before = settled();
+    CHECK(before >= 1);  // 400 new documents: more than 20, and than a quarter of them
+    auto rename = [&](std::size_t from, std::size_t to) {
+      bj::array inputs;
+      for (std::size_t i = from; i < to; ++i) {
+        inputs.push_back(bj::object{{"id", ids[i]}, {"properties", bj::object{{"name", "Tenun " + std::to_string(i)}}}});
+      }
+      auto r = call(client, "POST", "/api/v1/customers/batch/update", a.access, js(bj::object{{"inputs", inputs}}));
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+    };
+    rename(0, 60);  // 60 changes: over 20, under 100 (a quarter of 400)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    CHECK(merges() == before);
+    rename(60, 110);  // 110 changes
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (merges() == before && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(merges() > before);
+    CHECK(search_ids(client, a.access, "tenun", "&limit=200").size() == 110);
+  }
+
   TEST_CASE("customer: a customer created and changed in one transaction is found by its final text only") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);
