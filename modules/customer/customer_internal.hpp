@@ -60,7 +60,9 @@ struct CustomerRow {
 
   double search_rank = 0;  // only when listed by a search: lower is more relevant
 
-  bj::object to_json() const;
+  bj::object to_json() const&;
+  /// The same, moving the JSON members (tags, addresses, ...) out of a row no longer needed.
+  bj::object to_json() &&;
   CustomerSummary summary() const;
   /// The lower-cased email duplicates are found by ("" when none).
   std::string email_key() const;

@@ -163,7 +163,8 @@ bj::object list_page(CustomerContext& cc, const std::string& tenant_id, Customer
     next = bj::object{{"k", store::sort_values(rows.back(), q.sort)}, {"id", rows.back().id}};
   }
   bj::array items;
-  for (const auto& c : rows) items.push_back(c.to_json());
+  items.reserve(rows.size());
+  for (auto& c : rows) items.push_back(std::move(c).to_json());
   std::optional<std::int64_t> total;
   if (page.include_total) total = store::count_customers(*lease, tenant_id, q.filter);
   return page_response(std::move(items), page, next, scope, total);

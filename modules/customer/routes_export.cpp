@@ -177,11 +177,11 @@ std::optional<std::string> next_piece(CustomerContext& cc, ExportState& s) {
     q.limit = kExportPage;
     rows = store::list_customers(*lease, s.tenant_id, q);
   }
-  for (const auto& c : rows) {
+  for (auto& c : rows) {
     if (s.csv) {
       out += domain::csv_line(s.layout->cells(c));
     } else {
-      bj::object o = c.to_json();
+      bj::object o = std::move(c).to_json();  // the cursor below needs only the sort keys and id
       if (!s.columns.empty()) {
         bj::object picked;
         for (const auto& f : s.columns) picked[f] = o.at(f);

@@ -4,6 +4,7 @@
 #include "validation.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace crm::customer {
 
@@ -21,7 +22,7 @@ bj::object Money::to_json() const {
   return bj::object{{"amount", domain::format_money(minor, exponent)}, {"currency", currency}};
 }
 
-bj::object CustomerRow::to_json() const {
+bj::object CustomerRow::to_json() const& {
   return bj::object{
       {"id", id},
       {"tenant_id", tenant_id},
@@ -51,6 +52,18 @@ bj::object CustomerRow::to_json() const {
       {"updated_at", platform::format_rfc3339(updated_at)},
       {"deleted_at", opt_time(deleted_at)},
   };
+}
+
+bj::object CustomerRow::to_json() && {
+  bj::array t = std::move(tags), a = std::move(addresses), s = std::move(social_profiles);
+  bj::object c = std::move(custom_fields), p = std::move(preferences);
+  bj::object out = std::as_const(*this).to_json();  // with the members now empty
+  out["tags"] = std::move(t);
+  out["addresses"] = std::move(a);
+  out["social_profiles"] = std::move(s);
+  out["custom_fields"] = std::move(c);
+  out["preferences"] = std::move(p);
+  return out;
 }
 
 CustomerSummary CustomerRow::summary() const {

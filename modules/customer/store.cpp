@@ -18,13 +18,17 @@ namespace {
 namespace json = platform::json;
 using platform::Error;
 
+// The columns hold JSON this module wrote; most are empty, which needs no parser. The parsed
+// array or object is moved out, not copied.
 bj::array parse_array(const std::string& text) {
+  if (text == "[]") return {};
   auto v = json::parse_relaxed(text);
-  return v.is_array() ? v.get_array() : bj::array{};
+  return v.is_array() ? std::move(v.get_array()) : bj::array{};
 }
 bj::object parse_object(const std::string& text) {
+  if (text == "{}") return {};
   auto v = json::parse_relaxed(text);
-  return v.is_object() ? v.get_object() : bj::object{};
+  return v.is_object() ? std::move(v.get_object()) : bj::object{};
 }
 
 /// An optional text bound as a parameter (NULL when empty).

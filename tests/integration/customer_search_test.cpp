@@ -113,7 +113,7 @@ TEST_SUITE("integration/customer_search") {
       return last;
     };
     std::vector<std::string> ids;
-    for (int chunk = 0; chunk < 4; ++chunk) {
+    for (int chunk = 0; chunk < 8; ++chunk) {
       bj::array inputs;
       for (int i = 0; i < 100; ++i) inputs.push_back(bj::object{{"name", "Songket " + std::to_string(chunk * 100 + i)}});
       auto r = call(client, "POST", "/api/v1/customers/batch/create", a.access, js(bj::object{{"inputs", inputs}}));
@@ -121,9 +121,9 @@ TEST_SUITE("integration/customer_search") {
       auto results = obj(r).at("results").as_array();
       for (const auto& x : results) ids.push_back(str(x.at("id")));
     }
-    REQUIRE(ids.size() == 400);
+    REQUIRE(ids.size() == 800);
     long long before = settled();
-    CHECK(before >= 1);  // 400 new documents: more than 20, and than a quarter of them
+    CHECK(before >= 1);  // 800 new documents: more than 20, and than a quarter of them
     auto rename = [&](std::size_t from, std::size_t to) {
       bj::array inputs;
       for (std::size_t i = from; i < to; ++i) {
@@ -132,15 +132,19 @@ TEST_SUITE("integration/customer_search") {
       auto r = call(client, "POST", "/api/v1/customers/batch/update", a.access, js(bj::object{{"inputs", inputs}}));
       REQUIRE_MESSAGE(r.status == 200, r.body);
     };
-    rename(0, 60);  // 60 changes: over 20, under 100 (a quarter of 400)
+    // Changes are counted as documents are written, so up to a batch of the creates (100) may
+    // still be counted: with 60 renames that is under 200, a quarter of 800, and over 20.
+    rename(0, 60);
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     CHECK(merges() == before);
-    rename(60, 110);  // 110 changes
+    rename(60, 160);  // a batch holds at most 100
+    rename(160, 210);  // 210 changes, and more
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (merges() == before && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(merges() > before);
-    CHECK(search_ids(client, a.access, "tenun", "&limit=200").size() == 110);
+    CHECK(search_ids(client, a.access, "tenun", "&limit=200").size() == 200);
+    CHECK(search_ids(client, a.access, "tenun 20", "&limit=200").size() == 11);  // 20, 200 .. 209
   }
 
   TEST_CASE("customer: a customer created and changed in one transaction is found by its final text only") {
