@@ -683,10 +683,6 @@ std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant
   return fetch_all<CustomerFetch>(sql, query, b, searching);
 }
 
-}  // namespace
-
-namespace {
-
 /// A relevance-ordered page from the best-ranked documents of a window: the window's
 /// customers are read in rank order, a few more than a page at a time, until the page is
 /// full. Joining every document of the window to its customer, then sorting, read eight
