@@ -490,8 +490,8 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   // and replaced documents pile up in its segments (measured: 195 -> 77 searches/s after
   // 80,000 creates and deletes of customers, back to 195 once merged).
   //
-  // A merge down to one segment rewrites the whole index, so it waits for a quarter of the
-  // documents to have changed (and at least search_merge_after_changes): on 170,000
+  // A merge of every level with two or more segments can rewrite most of the index, so it
+  // waits for a quarter of the documents to have changed (and at least search_merge_after_changes): on 170,000
   // customers, merging after every 1,000 creates kept the write lock for 40 ms per step,
   // some 10 s a minute under a stream of creates. Smaller steps keep each hold short.
   void merge_search_index() {
