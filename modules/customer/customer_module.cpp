@@ -527,8 +527,9 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   // a minute of a 300,000-row import with creates alongside while merges ran in groups with
   // FTS5's negative page count; see store::merge_search_index.)
   bool merge_step() {
-    auto lease = module_.db.acquire();
+    // The lock before the session, in the order a unit of work takes them.
     auto lock = module_.db.write_lock();
+    auto lease = module_.db.acquire();
     *lease << "BEGIN IMMEDIATE";
     try {
       bool more = store::merge_search_index(*lease, kSearchMergePages);
