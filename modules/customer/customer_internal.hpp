@@ -357,7 +357,7 @@ void write_search_document(soci::session& sql, const SearchDocument& d);
 /// and replaced documents, which FTS5 otherwise keeps and every search reads past. True
 /// when there was work to do. PostgreSQL: false (GIN maintains itself).
 bool merge_search_index(soci::session& sql, int pages);
-/// The number of search documents (of every tenant).
+/// SQLite: the number of search documents (of every tenant), for the merge task.
 std::int64_t search_document_count(soci::session& sql);
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
 /// True when there are customers but no search documents (a database from before the

@@ -14,13 +14,14 @@
 
 #include <soci/soci.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
-#include <malloc.h>
-#include <memory>
 
 namespace crm::generated {
 std::vector<crm::platform::MigrationSource> migrations_customer();
@@ -491,9 +492,10 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
   // 80,000 creates and deletes of customers, back to 195 once merged).
   //
   // A merge of every level with two or more segments can rewrite most of the index, so it
-  // waits for a quarter of the documents to have changed (and at least search_merge_after_changes): on 170,000
-  // customers, merging after every 1,000 creates kept the write lock for 40 ms per step,
-  // some 10 s a minute under a stream of creates. Smaller steps keep each hold short.
+  // waits for a quarter of the documents to have changed (and at least
+  // search_merge_after_changes): on 170,000 customers, merging after every 1,000 creates kept
+  // the write lock for 40 ms per step, some 10 s a minute under a stream of creates. Smaller
+  // steps keep each hold short.
   void merge_search_index() {
     pending_search_changes_ += search_changes_.exchange(0, std::memory_order_relaxed);
     if (pending_search_changes_ < search_merge_after_) return;

@@ -140,8 +140,7 @@ bool merge_search_index(soci::session& sql, int pages) {
 
 std::int64_t search_document_count(soci::session& sql) {
   long long n = 0;
-  sql << (postgres(sql) ? "SELECT COUNT(*) FROM customer_search" : "SELECT COUNT(*) FROM customer_search_keys"),
-      soci::into(n);
+  sql << "SELECT COUNT(*) FROM customer_search_keys", soci::into(n);
   return n;
 }
 
