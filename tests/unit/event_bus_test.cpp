@@ -493,6 +493,57 @@ TEST_SUITE("platform/group_commit") {
     CHECK(t.db().writers_waiting() == 0);
   }
 
+  TEST_CASE("a long writer run alone sees the writers queued behind it and never holds a group's commit") {
+    // An import's part runs until another writer waits. Had it been taken into a group behind
+    // a request, that request would have waited for the part's commit without counting as
+    // waiting, so the part would not have ended early.
+    OutboxDatabase t;
+    EventBus bus;
+    crm::platform::UnitOfWorkFactory uow(t.db(), bus);
+    uow.run(crm::platform::RequestContext{}, [](UnitOfWork& u) { u.sql() << "CREATE TABLE probe_rows (id INTEGER)"; });
+    auto waited_for = [&](int n) {
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (t.db().writers_waiting() < n && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return t.db().writers_waiting() >= n;
+    };
+    std::atomic<bool> long_saw_waiter{false};
+    std::atomic<long long> request_ms{-1};
+    std::thread long_writer, request;
+    std::chrono::steady_clock::time_point released;
+    {
+      auto held = t.db().write_lock();  // as the checkpointer holds it for a moment
+      long_writer = std::thread([&] {
+        uow.run_alone(crm::platform::RequestContext{}, [&](UnitOfWork& u) {
+          auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+          for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
+            u.sql() << "INSERT INTO probe_rows (id) VALUES (:i)", soci::use(i);
+            if (t.db().writers_waiting() > 0) {
+              long_saw_waiter = true;
+              break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        });
+      });
+      REQUIRE(waited_for(1));
+      request = std::thread([&] {
+        uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) { u.sql() << "INSERT INTO probe_rows (id) VALUES (-1)"; });
+        request_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - released).count();
+      });
+      REQUIRE(waited_for(3));  // queued for a group, and its leader on the lock
+      released = std::chrono::steady_clock::now();
+    }
+    request.join();
+    long_writer.join();
+    // Whichever took the lock first, the request did not wait for the long writer to give up.
+    CHECK(request_ms.load() >= 0);
+    CHECK(request_ms.load() < 1500);
+    CHECK(t.count("SELECT count(*) FROM probe_rows WHERE id = -1") == 1);
+    CHECK(t.db().writers_waiting() == 0);
+    INFO("the long writer ended early: " << long_saw_waiter.load());
+  }
+
   TEST_CASE("in a group, a unit of work that throws fails alone and the others commit") {
     OutboxDatabase t;
     EventBus bus;

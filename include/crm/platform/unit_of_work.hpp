@@ -145,8 +145,18 @@ class UnitOfWorkFactory final {
         return std::move(*result);
       }
     }
+    return run_alone(context, std::forward<F>(fn));
+  }
+
+  /// Runs `fn` in a transaction of its own, never in a group commit: for a long writer that
+  /// ends its transaction early when Database::writers_waiting() is not zero (an import's
+  /// batch). In a group, the writers that ran before it would wait for its commit unseen:
+  /// they count as waiting only until their group takes them.
+  template <class F>
+  auto run_alone(const RequestContext& context, F&& fn) -> std::invoke_result_t<F, UnitOfWork&> {
+    check_not_nested();
     UnitOfWork uow(db_, bus_, context);
-    if constexpr (std::is_void_v<Result>) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F, UnitOfWork&>>) {
       fn(uow);
       uow.commit();
     } else {
@@ -168,6 +178,8 @@ class UnitOfWorkFactory final {
 
  private:
   struct Group;
+  /// Throws std::logic_error inside a group's unit of work (it would wait for itself).
+  static void check_not_nested();
   void run_in_group(const RequestContext& context, const std::function<void(UnitOfWork&)>& fn);
   void lead_group();
 
