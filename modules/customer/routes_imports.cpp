@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -178,9 +179,7 @@ void check_owner(Job& job, const PendingRow& p) {
 }
 
 /// The live customer a row duplicates: the same external_id, else the same email or phone.
-std::optional<std::string> duplicate_of(Job& job, soci::session& sql, const bj::object& body) {
-  CustomerRow probe;
-  apply_customer_body(body, Mode::patch, job.defaults, probe);
+std::optional<std::string> duplicate_of(Job& job, soci::session& sql, const CustomerRow& probe) {
   const auto& tenant_id = job.row.tenant_id;
   if (probe.external_id) {
     if (auto id = store::customer_with_external_id(sql, tenant_id, *probe.external_id)) {
@@ -195,16 +194,34 @@ std::optional<std::string> duplicate_of(Job& job, soci::session& sql, const bj::
 Outcome import_row(Job& job, UnitOfWork& uow, const PendingRow& p) {
   const std::string& mode = job.row.on_duplicate;
   const auto& body = p.record.body;
+  CustomerRow row;
+  row.owner_id = CustomerContext::default_owner(job.task.context);
+  // The row as a new customer, read once: its email, phone and external_id are also what
+  // the duplicate check looks for. A row that is not a valid new customer may still be a
+  // valid change to the one it duplicates, so then the check reads it as a patch.
+  std::exception_ptr invalid;
+  try {
+    apply_customer_body(body, Mode::create, job.defaults, row);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::validation) throw;
+    invalid = std::current_exception();
+  }
   if (mode != "create") {
-    if (auto match = duplicate_of(job, uow.sql(), body)) {
+    std::optional<std::string> match;
+    if (invalid) {
+      CustomerRow probe;
+      apply_customer_body(body, Mode::patch, job.defaults, probe);
+      match = duplicate_of(job, uow.sql(), probe);
+    } else {
+      match = duplicate_of(job, uow.sql(), row);
+    }
+    if (match) {
       if (mode == "skip") return Outcome::skipped;
       job.cc.update(uow, *match, body, Mode::patch, job.defaults, false, std::nullopt);
       return Outcome::updated;
     }
   }
-  CustomerRow row;
-  row.owner_id = CustomerContext::default_owner(job.task.context);
-  apply_customer_body(body, Mode::create, job.defaults, row);
+  if (invalid) std::rethrow_exception(invalid);
   // The duplicate check was made above under the tenant's customer lock (or is not wanted).
   auto created = job.cc.create(uow, std::move(row), job.defaults, true);
   std::vector<bj::object> contacts = p.contacts;

@@ -40,6 +40,36 @@ bool one_of(std::string_view v, std::initializer_list<std::string_view> options)
 
 bool full_match(const std::regex& re, std::string_view s) { return std::regex_match(s.begin(), s.end(), re); }
 
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+/// A DNS label in lower case: 1 to 63 of a-z, 0-9 and '-', not starting or ending with '-'.
+/// (Checked by hand: std::regex was a tenth of the time of an imported row with an email.)
+bool dns_label(std::string_view s) {
+  if (s.empty() || s.size() > 63 || !lower_alnum(s.front()) || !lower_alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return lower_alnum(c) || c == '-'; });
+}
+
+/// A top-level domain: 2 to 63 letters, or an IDN's "xn--" and 1 to 59 of a-z, 0-9, '-'.
+bool top_level_domain(std::string_view s) {
+  if (s.size() > 4 && s.size() <= 63 && s.substr(0, 4) == "xn--") {
+    return std::all_of(s.begin() + 4, s.end(), [](char c) { return lower_alnum(c) || c == '-'; });
+  }
+  return s.size() >= 2 && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+/// Two or more dot-separated DNS labels, the last a top-level domain.
+bool domain_name(std::string_view s) {
+  std::size_t start = 0, labels = 0;
+  while (true) {
+    auto dot = s.find('.', start);
+    std::string_view part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (!dns_label(part)) return false;
+    ++labels;
+    if (dot == std::string_view::npos) return labels >= 2 && top_level_domain(part);
+    start = dot + 1;
+  }
+}
+
 }  // namespace
 
 bool valid_customer_type(std::string_view v) { return one_of(v, {"individual", "business"}); }
@@ -95,20 +125,7 @@ std::optional<std::string> normalize_email(std::string_view email) {
   for (char c : local) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && kLocalChars.find(c) == std::string::npos) return std::nullopt;
   }
-  static const std::regex label("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
-  static const std::regex tld("^[a-z]{2,63}$|^xn--[a-z0-9-]{1,59}$");
-  std::size_t start = 0, labels = 0;
-  while (true) {
-    auto dot = domain.find('.', start);
-    std::string part = domain.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!full_match(label, part)) return std::nullopt;
-    ++labels;
-    if (dot == std::string::npos) {
-      if (labels < 2 || !full_match(tld, part)) return std::nullopt;
-      break;
-    }
-    start = dot + 1;
-  }
+  if (!domain_name(domain)) return std::nullopt;
   return std::string(local) + "@" + domain;
 }
 
@@ -252,8 +269,10 @@ std::optional<Url> split_url(std::string_view text) {
 }
 
 bool dotted_host(std::string_view host) {
-  static const std::regex re("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$");
-  return host.size() <= 253 && full_match(re, host);
+  // Unlike an email's domain, a website's last label is letters only (no IDN "xn--" form).
+  auto last = host.rfind('.');
+  return host.size() <= 253 && last != std::string_view::npos && domain_name(host) &&
+         std::all_of(host.begin() + static_cast<std::ptrdiff_t>(last) + 1, host.end(), [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
 }  // namespace

@@ -20,6 +20,20 @@ TEST_SUITE("customer/domain") {
     CHECK_FALSE(normalize_email(std::string(65, 'a') + "@x.com").has_value());
   }
 
+  TEST_CASE("an email's domain is DNS labels of up to 63 characters and a top-level domain") {
+    for (const char* good : {"a@x.my", "a@kilang-batik.com.my", "a@0x.io", "a@x.xn--p1ai", "a@a-b-c.d-e.museum"}) {
+      CAPTURE(good);
+      CHECK(normalize_email(good).has_value());
+    }
+    CHECK(normalize_email("a@" + std::string(63, 'b') + ".my").has_value());
+    for (const char* bad : {"a@x.xn--", "a@x.xn--p1ai-", "a@x.c0m", "a@x_y.com", "a@x.my.", "a@.x.my", "a@x.-my"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(normalize_email(bad).has_value());
+    }
+    CHECK_FALSE(normalize_email("a@" + std::string(64, 'b') + ".my").has_value());
+    CHECK_FALSE(normalize_email("a@x." + std::string(64, 'm')).has_value());
+  }
+
   TEST_CASE("throw-away mail domains are flagged, sub-domains included") {
     CHECK(disposable_email("x@mailinator.com"));
     CHECK(disposable_email("x@eu.mailinator.com"));
@@ -86,6 +100,10 @@ TEST_SUITE("customer/domain") {
     CHECK(normalize_website("HTTP://Batik.MY/shop?x=1") == std::optional<std::string>("http://batik.my/shop?x=1"));
     CHECK_FALSE(normalize_website("ftp://batik.my"));
     CHECK_FALSE(normalize_website("localhost"));
+    CHECK(normalize_website("shop.kilang-batik.com.my") == std::optional<std::string>("https://shop.kilang-batik.com.my"));
+    CHECK_FALSE(normalize_website("batik.xn--p1ai"));  // a website's top-level domain is letters
+    CHECK_FALSE(normalize_website("batik-.my"));
+    CHECK_FALSE(normalize_website("batik.m"));
     CHECK_FALSE(normalize_website("javascript:alert(1)"));
   }
 
