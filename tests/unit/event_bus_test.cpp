@@ -526,12 +526,12 @@ TEST_SUITE("platform/group_commit") {
           }
         });
       });
-      REQUIRE(waited_for(1));
+      CHECK(waited_for(1));  // CHECK, not REQUIRE: the threads must still be joined
       request = std::thread([&] {
         uow.run(crm::platform::RequestContext{}, [&](UnitOfWork& u) { u.sql() << "INSERT INTO probe_rows (id) VALUES (-1)"; });
         request_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - released).count();
       });
-      REQUIRE(waited_for(3));  // queued for a group, and its leader on the lock
+      CHECK(waited_for(3));  // queued for a group, and its leader on the lock
       released = std::chrono::steady_clock::now();
     }
     request.join();
@@ -541,7 +541,8 @@ TEST_SUITE("platform/group_commit") {
     CHECK(request_ms.load() < 1500);
     CHECK(t.count("SELECT count(*) FROM probe_rows WHERE id = -1") == 1);
     CHECK(t.db().writers_waiting() == 0);
-    INFO("the long writer ended early: " << long_saw_waiter.load());
+    // When the long writer took the lock first, it saw the request and ended early.
+    CHECK((long_saw_waiter.load() || request_ms.load() < 500));
   }
 
   TEST_CASE("in a group, a unit of work that throws fails alone and the others commit") {
