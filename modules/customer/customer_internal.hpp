@@ -353,8 +353,9 @@ std::optional<SearchDocument> prepare_search_document(soci::session& sql, const 
                                                       const std::string& customer_id, bool created);
 void write_search_document(soci::session& sql, const SearchDocument& d);
 /// SQLite: merges segments of the full-text index until about `pages` pages were written, at
-/// any level with two or more (FTS5 `'merge', pages` with usermerge 2). Merging drops the entries of deleted
-/// and replaced documents, which FTS5 otherwise keeps and every search reads past. True
+/// any level with two or more (FTS5 `'merge', pages` with usermerge 2). Merging drops the
+/// entries of deleted and replaced documents, which FTS5 otherwise keeps and every search
+/// reads past. True
 /// when there was work to do. PostgreSQL: false (GIN maintains itself).
 bool merge_search_index(soci::session& sql, int pages);
 /// SQLite: the number of search documents (of every tenant), for the merge task.

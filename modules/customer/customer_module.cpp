@@ -6,7 +6,6 @@
 #include "crm/platform/authorization.hpp"
 #include "crm/platform/event_bus.hpp"
 #include "crm/platform/log.hpp"
-#include "crm/platform/memory.hpp"
 #include "crm/platform/metrics.hpp"
 #include "crm/platform/periodic_task.hpp"
 #include "crm/platform/router.hpp"
@@ -517,33 +516,18 @@ class CustomerModuleImpl final : public Module, public CustomerDirectory {
       log_warn("merging the search index failed", {{"error", e.what()}});
     }
     // A merge reads and writes the index's largest doclists through buffers of some megabytes
-    // each, and glibc keeps what they freed in the arena of whichever thread ran the step
-    // (measured: 40 MiB more resident memory after a 100,000-row import). Every arena is
-    // handed back to the system after each run (the process's trimmer would only see it once
-    // it passes its threshold).
-    platform::release_free_memory();
+    // each (measured: 40 MiB more resident memory after a 100,000-row import); the process's
+    // MemoryTrimmer hands what they freed back to the system.
   }
 
   // One merge step in a transaction of its own, never in a group commit with document
-  // writes, taking the write lock as a unit of work does. (The index was found corrupt within
-  // a minute of a 300,000-row import with creates alongside while merges ran in groups with
-  // FTS5's negative page count; see store::merge_search_index.)
+  // writes. (The index was found corrupt within a minute of a 300,000-row import with creates
+  // alongside while merges ran in groups with FTS5's negative page count; see
+  // store::merge_search_index.)
   bool merge_step() {
-    // The lock before the session, in the order a unit of work takes them.
-    auto lock = module_.db.write_lock();
-    auto lease = module_.db.acquire();
-    *lease << "BEGIN IMMEDIATE";
-    try {
-      bool more = store::merge_search_index(*lease, kSearchMergePages);
-      *lease << "COMMIT";
-      return more;
-    } catch (...) {
-      try {
-        *lease << "ROLLBACK";
-      } catch (const std::exception&) {
-      }
-      throw;
-    }
+    return ctx_.uow.run_alone(RequestContext{}, [](UnitOfWork& uow) {
+      return store::merge_search_index(uow.sql(), kSearchMergePages);
+    });
   }
 
   void start() override {
