@@ -70,6 +70,22 @@ struct CustomerRow {
   std::vector<std::string> countries() const;
 };
 
+/// The JSON members of a customer as stored: JSON text this module wrote.
+struct StoredCustomerJson {
+  std::string_view tags, addresses, social_profiles, custom_fields, preferences;
+};
+/// The text of c.to_json(), with the JSON members spliced in from `stored` instead of taken
+/// from `c`.
+std::string customer_json_text(const CustomerRow& c, const StoredCustomerJson& stored);
+
+/// A customer read to be shown: its scalar members (what cursors, ranks, ETags and permission
+/// checks need), and `json`, the text of what to_json() gives, written straight from the
+/// stored columns without parsing them or building objects. Its JSON members (tags,
+/// addresses, social_profiles, custom_fields, preferences) are left empty.
+struct CustomerDocument : CustomerRow {
+  std::string json;
+};
+
 struct ContactRow {
   std::string tenant_id, id, customer_id, first_name;
   std::optional<std::string> last_name, email, job_title, department;
@@ -222,9 +238,15 @@ void insert_customer(soci::session& sql, const CustomerRow& c);
 /// when somebody else changed it first.
 bool update_customer(soci::session& sql, const CustomerRow& c, int expected_version);
 std::optional<CustomerRow> customer(soci::session& sql, const std::string& tenant_id, const std::string& id);
+/// The same customer as customer(), as a document.
+std::optional<CustomerDocument> customer_document(soci::session& sql, const std::string& tenant_id,
+                                                  const std::string& id);
 std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::string& tenant_id, const std::string& slug);
 void purge_customer(soci::session& sql, const std::string& tenant_id, const std::string& id);
 std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q);
+/// The page of list_customers(), as documents.
+std::vector<CustomerDocument> list_customer_documents(soci::session& sql, const std::string& tenant_id,
+                                                      const CustomerQuery& q);
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f);
 /// Pairs of live customers (first id < second id) sharing an email, a phone or a name,
 /// ordered by the pair; `after` is the last pair of the previous page.
@@ -517,10 +539,10 @@ class ImportWorker final {
   std::thread thread_;
 };
 
-/// One page of customers for a query: the rows at the page's position, the next cursor and,
-/// when asked, the total. Takes a connection of its own.
-bj::object list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q,
-                     const platform::PageRequest& page, const std::string& scope);
+/// The 200 answer of one page of customers for a query: the rows at the page's position, the
+/// next cursor and, when asked, the total. Takes a connection of its own.
+platform::HttpResponse list_page(CustomerContext& cc, const std::string& tenant_id, CustomerQuery q,
+                                 const platform::PageRequest& page, const std::string& scope);
 
 // ---- import and export (csv_columns.cpp) ----
 
@@ -625,6 +647,9 @@ platform::HttpResponse with_etag(platform::HttpResponse res, int version);
 /// A 404 for a customer that does not exist in the tenant (or is deleted, unless allowed).
 CustomerRow load_customer(soci::session& sql, const std::string& tenant_id, const std::string& id,
                           bool include_deleted = false);
+/// The same, as a document.
+CustomerDocument load_customer_document(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                                        bool include_deleted = false);
 
 /// Details an activity needs to count as complete; the names of those missing.
 std::vector<std::string> missing_details(const ActivityRow& a);

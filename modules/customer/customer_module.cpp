@@ -71,12 +71,27 @@ HttpResponse with_etag(HttpResponse res, int version) {
   return res;
 }
 
+namespace {
+
+/// The customer `read` finds, 404 when there is none (or it is deleted, unless allowed).
+template <class Read>
+auto existing_customer(const std::string& id, bool include_deleted, const Read& read) {
+  if (!is_uuid(id)) throw Error::not_found("No such customer.");
+  auto c = read();
+  if (!c || (c->deleted_at && !include_deleted)) throw Error::not_found("No such customer.");
+  return std::move(*c);
+}
+
+}  // namespace
+
 CustomerRow load_customer(soci::session& sql, const std::string& tenant_id, const std::string& id,
                           bool include_deleted) {
-  if (!is_uuid(id)) throw Error::not_found("No such customer.");
-  auto c = store::customer(sql, tenant_id, id);
-  if (!c || (c->deleted_at && !include_deleted)) throw Error::not_found("No such customer.");
-  return *c;
+  return existing_customer(id, include_deleted, [&] { return store::customer(sql, tenant_id, id); });
+}
+
+CustomerDocument load_customer_document(soci::session& sql, const std::string& tenant_id, const std::string& id,
+                                        bool include_deleted) {
+  return existing_customer(id, include_deleted, [&] { return store::customer_document(sql, tenant_id, id); });
 }
 
 std::shared_ptr<iam::IamDirectory> CustomerContext::iam() const {

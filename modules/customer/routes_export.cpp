@@ -170,33 +170,45 @@ std::optional<std::string> next_piece(CustomerContext& cc, ExportState& s) {
     s.started = true;
     out = s.csv ? domain::csv_line(s.columns) : "[";
   }
-  std::vector<CustomerRow> rows;
-  {
-    auto lease = cc.db.acquire();
-    CustomerQuery q = s.query;
-    q.limit = kExportPage;
-    rows = store::list_customers(*lease, s.tenant_id, q);
-  }
-  for (auto& c : rows) {
-    if (s.csv) {
-      out += domain::csv_line(s.layout->cells(c));
-    } else {
-      bj::object o = std::move(c).to_json();  // the cursor below needs only the sort keys and id
-      if (!s.columns.empty()) {
-        bj::object picked;
-        for (const auto& f : s.columns) picked[f] = o.at(f);
-        o = std::move(picked);
-      }
-      out += s.written ? ",\n" : "\n";
-      out += bj::serialize(o);
+  CustomerQuery q = s.query;
+  q.limit = kExportPage;
+  // Reads a page and appends each row with `write`; the cursor moves past the page.
+  auto page = [&](auto read, auto write) {
+    decltype(read(std::declval<soci::session&>())) rows;
+    {
+      auto lease = cc.db.acquire();
+      rows = read(*lease);
     }
-    ++s.written;
-  }
-  if (static_cast<int>(rows.size()) < kExportPage) {
-    s.done = true;
-    if (!s.csv) out += s.written ? "\n]\n" : "]\n";
+    for (auto& c : rows) {
+      write(c);
+      ++s.written;
+    }
+    if (static_cast<int>(rows.size()) < kExportPage) {
+      s.done = true;
+      if (!s.csv) out += s.written ? "\n]\n" : "]\n";
+    } else {
+      s.query.after = bj::object{{"k", store::sort_values(rows.back(), s.query.sort)}, {"id", rows.back().id}};
+    }
+  };
+  auto rows = [&](soci::session& sql) { return store::list_customers(sql, s.tenant_id, q); };
+  auto separator = [&] { out += s.written ? ",\n" : "\n"; };
+  if (s.csv) {
+    page(rows, [&](const CustomerRow& c) { out += domain::csv_line(s.layout->cells(c)); });
+  } else if (s.columns.empty()) {
+    // Whole customers: the stored documents as they are.
+    page([&](soci::session& sql) { return store::list_customer_documents(sql, s.tenant_id, q); },
+         [&](const CustomerDocument& c) {
+           separator();
+           out += c.json;
+         });
   } else {
-    s.query.after = bj::object{{"k", store::sort_values(rows.back(), s.query.sort)}, {"id", rows.back().id}};
+    page(rows, [&](CustomerRow& c) {
+      bj::object o = std::move(c).to_json();  // the cursor needs only the sort keys and id
+      bj::object picked;
+      for (const auto& f : s.columns) picked[f] = o.at(f);
+      separator();
+      out += bj::serialize(picked);
+    });
   }
   if (out.empty()) return std::nullopt;  // an empty piece would read as the end of the body
   return out;

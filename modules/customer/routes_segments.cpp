@@ -513,7 +513,7 @@ void register_segment_routes(Router& router, CustomerContext& cc) {
     q.sort = parse_sort(req.query("sort"), false, canonical_sort);
     std::string scope = list_scope(tenant_id, canonical_sort, q.filter);
     auto page = page_request(req, scope);
-    return json_response(200, list_page(cc, tenant_id, std::move(q), page, scope));
+    return list_page(cc, tenant_id, std::move(q), page, scope);
   }, route("The segment's customers, as customer objects: a dynamic segment's evaluated now from its filter, a "
            "static one's live members"));
 }

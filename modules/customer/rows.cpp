@@ -66,6 +66,83 @@ bj::object CustomerRow::to_json() && {
   return out;
 }
 
+std::string customer_json_text(const CustomerRow& c, const StoredCustomerJson& stored) {
+  // The members in to_json()'s order; the integration tests compare the two.
+  std::string out;
+  out.reserve(640 + stored.tags.size() + stored.addresses.size() + stored.social_profiles.size() +
+              stored.custom_fields.size() + stored.preferences.size());
+  auto key = [&out](std::string_view k) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += k;
+    out += "\":";
+  };
+  auto text = [&](std::string_view k, std::string_view v) {
+    key(k);
+    platform::json::append_string(out, v);
+  };
+  auto optional_text = [&](std::string_view k, const std::optional<std::string>& v) {
+    key(k);
+    if (v) {
+      platform::json::append_string(out, *v);
+    } else {
+      out += "null";
+    }
+  };
+  auto stored_json = [&](std::string_view k, std::string_view v, std::string_view empty) {
+    key(k);
+    out += v.empty() ? empty : v;
+  };
+  auto money = [&](std::string_view k, const std::optional<Money>& m) {
+    key(k);
+    if (!m) {
+      out += "null";
+      return;
+    }
+    out += "{\"amount\":";
+    platform::json::append_string(out, domain::format_money(m->minor, domain::currency_exponent(m->currency).value_or(2)));
+    out += ",\"currency\":";
+    platform::json::append_string(out, m->currency);
+    out += '}';
+  };
+  auto time = [&](std::string_view k, TimestampMs t) { text(k, platform::format_rfc3339(t)); };
+  text("id", c.id);
+  text("tenant_id", c.tenant_id);
+  text("code", c.code);
+  text("slug", c.slug);
+  text("type", c.type);
+  text("name", c.name);
+  optional_text("legal_name", c.legal_name);
+  optional_text("email", c.email);
+  key("email_disposable");
+  out += c.email_disposable ? "true" : "false";
+  optional_text("phone", c.phone);
+  optional_text("website", c.website);
+  optional_text("industry", c.industry);
+  text("status", c.status);
+  optional_text("tier", c.tier);
+  text("owner_id", c.owner_id);
+  stored_json("tags", stored.tags, "[]");
+  stored_json("addresses", stored.addresses, "[]");
+  stored_json("social_profiles", stored.social_profiles, "[]");
+  stored_json("custom_fields", stored.custom_fields, "{}");
+  money("credit_limit", c.credit_limit);
+  money("lifetime_value", c.lifetime_value);
+  stored_json("preferences", stored.preferences, "{}");
+  optional_text("external_id", c.external_id);
+  key("version");
+  out += std::to_string(c.version);
+  time("created_at", c.created_at);
+  time("updated_at", c.updated_at);
+  key("deleted_at");
+  if (c.deleted_at) {
+    platform::json::append_string(out, platform::format_rfc3339(*c.deleted_at));
+  } else {
+    out += "null";
+  }
+  out += '}';
+  return out;
+}
+
 CustomerSummary CustomerRow::summary() const {
   return CustomerSummary{id, tenant_id, code, slug, type, name, email.value_or(""), phone.value_or(""), status,
                          owner_id, deleted_at.has_value()};

@@ -142,6 +142,16 @@ struct CustomerFetch {
     if (with_rank) st.exchange(soci::into(rank));
   }
   CustomerRow take() const {
+    CustomerRow c = scalars();
+    c.tags = parse_array(tags);
+    c.addresses = parse_array(addresses);
+    c.social_profiles = parse_array(social);
+    c.custom_fields = parse_object(custom);
+    c.preferences = parse_object(preferences);
+    return c;
+  }
+  /// The row without its JSON members.
+  CustomerRow scalars() const {
     CustomerRow c = row;
     c.legal_name = legal_name.get();
     c.email = email.get();
@@ -150,11 +160,6 @@ struct CustomerFetch {
     c.website = website.get();
     c.industry = industry.get();
     c.tier = tier.get();
-    c.tags = parse_array(tags);
-    c.addresses = parse_array(addresses);
-    c.social_profiles = parse_array(social);
-    c.custom_fields = parse_object(custom);
-    c.preferences = parse_object(preferences);
     if (auto m = credit_minor.get(); m && credit_currency.get()) c.credit_limit = Money{*m, credit_currency.value};
     if (auto m = lifetime_minor.get(); m && lifetime_currency.get()) c.lifetime_value = Money{*m, lifetime_currency.value};
     c.external_id = external_id.get();
@@ -164,6 +169,16 @@ struct CustomerFetch {
     if (auto d = deleted_at.get()) c.deleted_at = *d;
     c.search_rank = rank;
     return c;
+  }
+};
+
+/// A customer fetched as a document: no JSON column is parsed.
+struct CustomerDocumentFetch : CustomerFetch {
+  CustomerDocument take() const {
+    CustomerDocument d;
+    static_cast<CustomerRow&>(d) = scalars();
+    d.json = customer_json_text(d, StoredCustomerJson{tags, addresses, social, custom, preferences});
+    return d;
   }
 };
 
@@ -505,13 +520,27 @@ bool update_customer(soci::session& sql, const CustomerRow& c, int expected_vers
   return true;
 }
 
-std::optional<CustomerRow> customer(soci::session& sql, const std::string& tenant_id, const std::string& id) {
+namespace {
+
+template <class Fetch>
+auto customer_by_id(soci::session& sql, const std::string& tenant_id, const std::string& id) {
   Binder b;
   std::string q = std::string("SELECT ") + kCustomerColumns + " FROM customer_customers c WHERE c.tenant_id = ";
   q += b.add(tenant_id);
   q += " AND c.id = ";
   q += b.add(id);
-  return first(fetch_all<CustomerFetch>(sql, q, b));
+  return first(fetch_all<Fetch>(sql, q, b));
+}
+
+}  // namespace
+
+std::optional<CustomerRow> customer(soci::session& sql, const std::string& tenant_id, const std::string& id) {
+  return customer_by_id<CustomerFetch>(sql, tenant_id, id);
+}
+
+std::optional<CustomerDocument> customer_document(soci::session& sql, const std::string& tenant_id,
+                                                  const std::string& id) {
+  return customer_by_id<CustomerDocumentFetch>(sql, tenant_id, id);
 }
 
 std::optional<CustomerRow> customer_by_slug(soci::session& sql, const std::string& tenant_id, const std::string& slug) {
@@ -609,7 +638,11 @@ bj::array sort_values(const CustomerRow& c, const std::vector<SortKey>& sort) {
 
 namespace {
 
-std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+template <class Fetch>
+using RowOf = decltype(std::declval<Fetch>().take());
+
+template <class Fetch>
+std::vector<RowOf<Fetch>> list_page(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
   Binder b;
   std::string from = from_sql(sql, q.filter, b, tenant_id);
   std::string where = filter_sql(sql, q.filter, b, tenant_id);
@@ -680,7 +713,7 @@ std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant
   std::string query = std::string("SELECT ") + kCustomerColumns + (searching ? ", s.rank" : "") + " FROM " + from +
                       " WHERE " + where + " ORDER BY " + order + " LIMIT ";
   query += b.add(static_cast<long long>(q.limit));
-  return fetch_all<CustomerFetch>(sql, query, b, searching);
+  return fetch_all<Fetch>(sql, query, b, searching);
 }
 
 /// A relevance-ordered page from the best-ranked documents of a window: the window's
@@ -688,8 +721,9 @@ std::vector<CustomerRow> list_page(soci::session& sql, const std::string& tenant
 /// full. Joining every document of the window to its customer, then sorting, read eight
 /// times the rows a page shows. None when the window held fewer rows than the page needs
 /// while more documents match than it held.
-std::optional<std::vector<CustomerRow>> page_from_window(soci::session& sql, const std::string& tenant_id,
-                                                         const CustomerQuery& q, const SearchWindow& window) {
+template <class Fetch>
+std::optional<std::vector<RowOf<Fetch>>> page_from_window(soci::session& sql, const std::string& tenant_id,
+                                                          const CustomerQuery& q, const SearchWindow& window) {
   std::vector<std::pair<double, std::string>> ranked;  // in rank order
   {
     Binder b;
@@ -707,7 +741,7 @@ std::optional<std::vector<CustomerRow>> page_from_window(soci::session& sql, con
     st.execute();
     while (st.fetch()) ranked.emplace_back(rank, id);
   }
-  std::vector<CustomerRow> out;
+  std::vector<RowOf<Fetch>> out;
   std::size_t at = 0, chunk = static_cast<std::size_t>(q.limit) + 8;
   while (static_cast<long long>(out.size()) < q.limit && at < ranked.size()) {
     std::size_t n = std::min(chunk, ranked.size() - at);
@@ -725,8 +759,8 @@ std::optional<std::vector<CustomerRow>> page_from_window(soci::session& sql, con
     }
     text += ") AS v CROSS JOIN customer_customers c WHERE c.id = v.column1 AND ";
     text += filter_sql(sql, q.filter, b, tenant_id);
-    std::map<std::string, CustomerRow> found;
-    for (auto& row : fetch_all<CustomerFetch>(sql, text, b)) {
+    std::map<std::string, RowOf<Fetch>> found;
+    for (auto& row : fetch_all<Fetch>(sql, text, b)) {
       std::string id = row.id;
       found.emplace(std::move(id), std::move(row));
     }
@@ -745,12 +779,11 @@ std::optional<std::vector<CustomerRow>> page_from_window(soci::session& sql, con
   return out;
 }
 
-}  // namespace
-
-std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+template <class Fetch>
+std::vector<RowOf<Fetch>> list_rows(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
   bool by_relevance = !q.filter.search_terms.empty() && q.sort.size() == 1 && q.sort[0].field == "relevance" &&
                       !q.sort[0].descending;
-  if (!by_relevance) return list_page(sql, tenant_id, q);
+  if (!by_relevance) return list_page<Fetch>(sql, tenant_id, q);
   // The page is looked for among the best-ranked documents first. Filters and deleted
   // customers can leave it short; then, if more documents match than the window held, the
   // page comes from all of them.
@@ -765,8 +798,19 @@ std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& t
     window.after_rank = *rank;
     window.after_id = std::string(id->get_string());
   }
-  if (auto rows = page_from_window(sql, tenant_id, q, window)) return std::move(*rows);
-  return list_page(sql, tenant_id, q);
+  if (auto rows = page_from_window<Fetch>(sql, tenant_id, q, window)) return std::move(*rows);
+  return list_page<Fetch>(sql, tenant_id, q);
+}
+
+}  // namespace
+
+std::vector<CustomerRow> list_customers(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+  return list_rows<CustomerFetch>(sql, tenant_id, q);
+}
+
+std::vector<CustomerDocument> list_customer_documents(soci::session& sql, const std::string& tenant_id,
+                                                      const CustomerQuery& q) {
+  return list_rows<CustomerDocumentFetch>(sql, tenant_id, q);
 }
 
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f) {

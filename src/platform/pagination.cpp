@@ -131,14 +131,19 @@ PageRequest page_request(const Request& request, std::string_view scope) {
   return page;
 }
 
-boost::json::object page_response(boost::json::array items, const PageRequest& page,
-                                  const std::optional<boost::json::object>& next_position, std::string_view scope,
-                                  std::optional<std::int64_t> total) {
+boost::json::object page_meta(const PageRequest& page, const std::optional<boost::json::object>& next_position,
+                              std::string_view scope, std::optional<std::int64_t> total) {
   boost::json::object meta{{"limit", page.limit},
                            {"next_cursor", next_position ? boost::json::value(encode_cursor(*next_position, scope))
                                                          : boost::json::value(nullptr)}};
   if (page.include_total && total) meta["total"] = *total;
-  return boost::json::object{{"data", std::move(items)}, {"page", std::move(meta)}};
+  return meta;
+}
+
+boost::json::object page_response(boost::json::array items, const PageRequest& page,
+                                  const std::optional<boost::json::object>& next_position, std::string_view scope,
+                                  std::optional<std::int64_t> total) {
+  return boost::json::object{{"data", std::move(items)}, {"page", page_meta(page, next_position, scope, total)}};
 }
 
 }  // namespace crm::platform

@@ -21,14 +21,41 @@ TimestampMs now_ms() {
 }
 
 std::string format_rfc3339(TimestampMs ms) {
-  std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  int millis = static_cast<int>(ms - static_cast<TimestampMs>(secs) * 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
+  // Floor division: the millisecond and the day of an instant before 1970 count forwards.
+  TimestampMs secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int millis = static_cast<int>(ms - secs * 1000);
+  TimestampMs days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int second_of_day = static_cast<int>(secs - days * 86400);
+  // The civil date of a day count (Howard Hinnant's civil_from_days).
+  TimestampMs z = days + 719468;
+  TimestampMs era = (z >= 0 ? z : z - 146096) / 146097;
+  auto doe = static_cast<unsigned>(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  TimestampMs year = static_cast<TimestampMs>(yoe) + era * 400;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  unsigned day = doy - (153 * mp + 2) / 5 + 1;
+  unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  if (month <= 2) ++year;
+  int hour = second_of_day / 3600, minute = second_of_day / 60 % 60, second = second_of_day % 60;
+  if (year < 0 || year > 9999) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(year), month, day,
+                  hour, minute, second, millis);
+    return buf;
+  }
+  char out[] = "0000-00-00T00:00:00.000Z";
+  auto put = [&out](int at, int width, long long value) {
+    for (int i = at + width - 1; i >= at; --i, value /= 10) out[i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, 4, year);
+  put(5, 2, month);
+  put(8, 2, day);
+  put(11, 2, hour);
+  put(14, 2, minute);
+  put(17, 2, second);
+  put(20, 3, millis);
+  return std::string(out, sizeof out - 1);
 }
 
 namespace {

@@ -94,6 +94,84 @@ TEST_SUITE("integration/customer_customers") {
     }
   }
 
+  TEST_CASE("customer: GET, lists and search show a customer exactly as its create and update answered") {
+    // Reads write the stored customer out as text; writes answer with the object they built.
+    // Both must give the same members in the same order, escaping included.
+    auto keys = [](const bj::object& o) {
+      std::vector<std::string> out;
+      for (const auto& kv : o) out.emplace_back(kv.key());
+      return out;
+    };
+    for (const auto& backend : backends()) {
+      CAPTURE(backend);
+      TestDatabase db(backend);
+      ServerProcess server(db);
+      HttpClient client(server.port());
+      auto owner = register_tenant(client, "cust-shape", "owner@shape.example");
+      bj::object body{
+          {"name", "Kedai \"Batik\" Siti \\ Tenun"},
+          {"legal_name", "Kedai Batik Siti Sdn. Bhd.\nTingkat 2\ttab \xE2\x80\x94 \xE7\xBE\x8E"},
+          {"email", "siti@kedai.example.my"},
+          {"phone", "012-345 6789"},
+          {"website", "kedai.example.my"},
+          {"industry", "Retail"},
+          {"status", "prospect"},
+          {"tier", "gold"},
+          {"tags", bj::array{"vip", "wholesale"}},
+          {"addresses", bj::array{bj::object{{"type", "billing"}, {"line1", "12 \"Jalan\" Tun Perak"},
+                                             {"city", "Kuala Lumpur"}, {"postal_code", "50050"}, {"country", "MY"}}}},
+          {"social_profiles", bj::array{bj::object{{"platform", "instagram"}, {"handle", "@kedaibatik"}}}},
+          {"custom_fields", bj::object{{"batik_style", "canting \"halus\""}, {"looms", 4}}},
+          {"credit_limit", bj::object{{"amount", "5000.5"}, {"currency", "MYR"}}},
+          {"lifetime_value", bj::object{{"amount", "12.5"}, {"currency", "KWD"}}},
+          {"preferences", bj::object{{"language", "ms"}, {"marketing_opt_in", true}}},
+          {"external_id", "legacy-7"},
+      };
+      auto created = create_raw(client, owner.access, body);
+      REQUIRE_MESSAGE(created.status == 201, created.body);
+      auto c = obj(created);
+      std::string path = "/api/v1/customers/" + id_of(c);
+      auto got = call(client, "GET", path, owner.access);
+      REQUIRE(got.status == 200);
+      CHECK(got.header("content-type") == "application/json");
+      CHECK(obj(got) == c);
+      CHECK(keys(obj(got)) == keys(c));
+      auto embedded = get_ok(client, owner.access, path + "?include=contacts");
+      embedded.erase("contacts");
+      CHECK(embedded == c);
+      CHECK(keys(embedded) == keys(c));
+
+      auto updated = call(client, "PATCH", path, owner.access, js(bj::object{{"tier", nullptr}, {"tags", bj::array{}}}));
+      REQUIRE(updated.status == 200);
+      c = obj(updated);
+      CHECK(c.at("tier").is_null());
+      auto listed = data_of(call(client, "GET", "/api/v1/customers?status=prospect", owner.access));
+      REQUIRE(listed.size() == 1);
+      CHECK(listed[0].as_object() == c);
+      CHECK(keys(listed[0].as_object()) == keys(c));
+      auto found = data_of(call(client, "GET", "/api/v1/customers?q=kedai", owner.access));
+      REQUIRE(found.size() == 1);
+      CHECK(found[0].as_object() == c);
+      auto searched = call(client, "POST", "/api/v1/customers/search", owner.access,
+                           js(bj::object{{"filter", bj::object{{"field", "tier"}, {"op", "is_null"}}}}));
+      REQUIRE_MESSAGE(searched.status == 200, searched.body);
+      REQUIRE(data_of(searched).size() == 1);
+      CHECK(data_of(searched)[0].as_object() == c);
+
+      REQUIRE(call(client, "DELETE", path, owner.access).status == 204);
+      auto deleted = get_ok(client, owner.access, path + "?include_deleted=true");
+      CHECK_FALSE(deleted.at("deleted_at").is_null());
+      CHECK(str(deleted.at("deleted_at")) >= str(c.at("updated_at")));
+      deleted.erase("deleted_at");
+      deleted.erase("version");
+      deleted.erase("updated_at");
+      for (const char* k : {"deleted_at", "version", "updated_at"}) c.erase(k);
+      CHECK(deleted == c);
+      CHECK(call(client, "GET", path, owner.access).status == 404);
+      CHECK(call(client, "GET", "/api/v1/customers/not-a-uuid", owner.access).status == 404);
+    }
+  }
+
   TEST_CASE("customer: every invalid field is named in one 422, unknown and read-only fields too") {
     for (const auto& backend : backends()) {
       CAPTURE(backend);

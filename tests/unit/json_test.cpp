@@ -192,4 +192,21 @@ TEST_SUITE("platform/json") {
   TEST_CASE("dump is compact JSON") {
     CHECK(crm::platform::json::dump(bj::parse(R"({ "a" : [ 1 , 2 ] })")) == R"({"a":[1,2]})");
   }
+
+  TEST_CASE("append_string writes the literal dump writes, for every control character, quote and backslash") {
+    std::vector<std::string> texts = {"", "plain", "Kedai \"Batik\" Siti", "C:\\batik\\", "line\nbreak\ttab\r",
+                                      "Tenun \xE2\x80\x94 \xE7\xBE\x8E \xF0\x9F\xA7\xB5", "del\x7f"};
+    std::string all_controls;
+    for (int c = 0; c < 0x20; ++c) all_controls += static_cast<char>(c);
+    texts.push_back(all_controls);
+    texts.push_back(std::string("nul\0inside", 11));
+    for (const auto& text : texts) {
+      CAPTURE(text);
+      std::string out = "[";
+      crm::platform::json::append_string(out, text);
+      out += "]";
+      CHECK(out == crm::platform::json::dump(bj::array{bj::string(text)}));
+      CHECK(bj::parse(out).as_array().at(0).as_string() == text);
+    }
+  }
 }

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,6 +29,34 @@ TEST_SUITE("platform/time") {
   TEST_CASE("format_rfc3339 handles times before the epoch") {
     CHECK(format_rfc3339(-1) == "1969-12-31T23:59:59.999Z");
     CHECK(format_rfc3339(-1000) == "1969-12-31T23:59:59.000Z");
+  }
+
+  TEST_CASE("format_rfc3339 agrees with gmtime_r across leap years, centuries and the epoch") {
+    auto by_libc = [](crm::platform::TimestampMs ms) {
+      std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+      int millis = static_cast<int>(ms - static_cast<crm::platform::TimestampMs>(secs) * 1000);
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+      return std::string(buf);
+    };
+    // Every day from 1599 to 2401 at a varying time of day, and the last millisecond before
+    // each midnight.
+    constexpr crm::platform::TimestampMs kDay = 86400000;
+    int checked = 0;
+    for (crm::platform::TimestampMs day = -11676096000000 / kDay; day <= 13601088000000 / kDay; ++day) {
+      crm::platform::TimestampMs ms = day * kDay + (day * 7919 % kDay + kDay) % kDay;
+      if (format_rfc3339(ms) != by_libc(ms) || format_rfc3339(day * kDay - 1) != by_libc(day * kDay - 1)) {
+        FAIL_CHECK("differs at " << ms << ": " << format_rfc3339(ms) << " vs " << by_libc(ms));
+        break;
+      }
+      ++checked;
+    }
+    CHECK(checked > 290000);
+    CHECK(format_rfc3339(253402300799999) == "9999-12-31T23:59:59.999Z");
+    CHECK(format_rfc3339(-62135596800000) == "0001-01-01T00:00:00.000Z");
   }
 
   TEST_CASE("formatting and parsing round-trip") {

@@ -20,6 +20,10 @@ boost::json::value parse_relaxed(std::string_view text);
 /// Compact serialization.
 std::string dump(const boost::json::value& value);
 
+/// Appends `text` as a JSON string literal, quoted and escaped as dump() escapes it: for
+/// responses written as text rather than built as a value.
+void append_string(std::string& out, std::string_view text);
+
 /// Reads fields of a JSON object body and collects every problem before failing once with a
 /// 422 that lists them all. Unknown fields are rejected (no mass assignment).
 class ObjectReader final {

@@ -29,7 +29,10 @@ struct PageRequest {
 /// Reads limit, cursor and include_total; bad values are 400 naming the parameter.
 PageRequest page_request(const Request& request, std::string_view scope);
 
-/// {"data": items, "page": {"limit", "next_cursor", "total"?}}.
+/// The "page" member of a page: {"limit", "next_cursor", "total"?}.
+boost::json::object page_meta(const PageRequest& page, const std::optional<boost::json::object>& next_position,
+                              std::string_view scope, std::optional<std::int64_t> total = std::nullopt);
+/// {"data": items, "page": page_meta(...)}.
 boost::json::object page_response(boost::json::array items, const PageRequest& page,
                                   const std::optional<boost::json::object>& next_position, std::string_view scope,
                                   std::optional<std::int64_t> total = std::nullopt);
