@@ -54,9 +54,16 @@ struct OptNumber {
   }
 };
 
+struct CustomerDocumentFetch;
+std::vector<CustomerDocument> sqlite_documents(soci::session& sql, const std::string& query, const Binder& binder,
+                                               bool with_rank);
+
 template <class Fetch>
 std::vector<decltype(std::declval<Fetch>().take())> fetch_all(soci::session& sql, const std::string& query,
                                                               const Binder& binder, bool with_rank = false) {
+  if constexpr (std::is_same_v<Fetch, CustomerDocumentFetch>) {
+    if (!is_postgres(sql)) return sqlite_documents(sql, query, binder, with_rank);
+  }
   Fetch f;
   f.with_rank = with_rank;
   soci::statement st(sql);
@@ -181,6 +188,56 @@ struct CustomerDocumentFetch : CustomerFetch {
     return d;
   }
 };
+
+/// Reads the documents of a query on kCustomerColumns (and the rank) with the SQLite API:
+/// SOCI converted each of the 30 columns through its own buffers, which was a fifth of a
+/// read by id. The stored JSON columns go into the document straight from SQLite's memory.
+std::vector<CustomerDocument> sqlite_documents(soci::session& sql, const std::string& query, const Binder& binder,
+                                               bool with_rank) {
+  platform::SqliteQuery q(sql, query);
+  binder.bind(q);
+  auto* st = q.get();
+  auto null = [st](int i) { return sqlite_api::sqlite3_column_type(st, i) == SQLITE_NULL; };
+  auto text = [st](int i) {
+    const auto* p = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st, i));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st, i)))
+             : std::string_view();
+  };
+  auto optional_text = [&](int i) { return null(i) ? std::nullopt : std::optional<std::string>(text(i)); };
+  auto number = [st](int i) { return static_cast<long long>(sqlite_api::sqlite3_column_int64(st, i)); };
+  std::vector<CustomerDocument> out;
+  while (q.step()) {
+    CustomerDocument d;
+    d.tenant_id = text(0);
+    d.id = text(1);
+    d.code = text(2);
+    d.slug = text(3);
+    d.type = text(4);
+    d.name = text(5);
+    d.legal_name = optional_text(6);
+    d.email = optional_text(7);
+    d.email_disposable = number(8) != 0;
+    d.phone = optional_text(9);
+    d.website = optional_text(10);
+    d.industry = optional_text(11);
+    d.status = text(12);
+    d.tier = optional_text(13);
+    d.owner_id = text(14);
+    if (!null(20) && !null(21)) d.credit_limit = Money{number(20), std::string(text(21))};
+    if (!null(22) && !null(23)) d.lifetime_value = Money{number(22), std::string(text(23))};
+    d.external_id = optional_text(24);
+    d.created_by = text(25);
+    d.version = static_cast<int>(number(26));
+    d.created_at = number(27);
+    d.updated_at = number(28);
+    if (!null(29)) d.deleted_at = number(29);
+    if (with_rank) d.search_rank = sqlite_api::sqlite3_column_double(st, 30);
+    // SQLite's texts stay valid until the next step.
+    d.json = customer_json_text(d, StoredCustomerJson{text(15), text(16), text(17), text(18), text(19)});
+    out.push_back(std::move(d));
+  }
+  return out;
+}
 
 /// The facets (tags, countries) of a customer, rewritten with the row (a new row has none).
 void write_facets(soci::session& sql, const CustomerRow& c, bool fresh) {

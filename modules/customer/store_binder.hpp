@@ -1,11 +1,15 @@
 #pragma once
 // Private to the customer store: parameters of statements whose text is built at run time.
 
+#include "crm/platform/db.hpp"
+
 #include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <deque>
-#include <functional>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace crm::customer::store {
@@ -15,24 +19,40 @@ class Binder {
  public:
   std::string add(std::string v) {
     strings_.push_back(std::move(v));
-    const std::string* p = &strings_.back();
-    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    params_.emplace_back(&strings_.back());
     return next_name();
   }
   std::string add(long long v) {
     numbers_.push_back(v);
-    const long long* p = &numbers_.back();
-    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    params_.emplace_back(&numbers_.back());
     return next_name();
   }
   std::string add(double v) {
     reals_.push_back(v);
-    const double* p = &reals_.back();
-    uses_.push_back([p](soci::statement& st) { st.exchange(soci::use(*p)); });
+    params_.emplace_back(&reals_.back());
     return next_name();
   }
   void bind(soci::statement& st) const {
-    for (const auto& u : uses_) u(st);
+    for (const auto& p : params_) std::visit([&st](const auto* v) { st.exchange(soci::use(*v)); }, p);
+  }
+  /// Binds the parameters to a statement of the SQLite API, by name.
+  void bind(platform::SqliteQuery& query) const {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      int index = query.parameter((":p" + std::to_string(i)).c_str());
+      auto* st = query.get();
+      std::visit(
+          [&](const auto* v) {
+            using T = std::decay_t<decltype(*v)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+              sqlite_api::sqlite3_bind_text(st, index, v->data(), static_cast<int>(v->size()), SQLITE_STATIC);
+            } else if constexpr (std::is_same_v<T, long long>) {
+              sqlite_api::sqlite3_bind_int64(st, index, *v);
+            } else {
+              sqlite_api::sqlite3_bind_double(st, index, *v);
+            }
+          },
+          params_[i]);
+    }
   }
   /// Runs `query` (one integer column, one row: a COUNT) with these parameters.
   long long scalar(soci::session& sql, const std::string& query) const {
@@ -52,7 +72,7 @@ class Binder {
   std::deque<std::string> strings_;
   std::deque<long long> numbers_;
   std::deque<double> reals_;
-  std::vector<std::function<void(soci::statement&)>> uses_;
+  std::vector<std::variant<const std::string*, const long long*, const double*>> params_;
   int count_ = 0;
 };
 

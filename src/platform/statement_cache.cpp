@@ -1,10 +1,14 @@
 #include "statement_cache.hpp"
 
+#include "crm/platform/db.hpp"
+
 #include <soci/postgresql/soci-postgresql.h>
+#include <soci/session.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <cctype>
 #include <list>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -266,3 +270,48 @@ std::unique_ptr<soci::backend_factory> caching_postgresql_factory(StatementCount
 }
 
 }  // namespace crm::platform::detail
+
+namespace crm::platform {
+
+SqliteQuery::SqliteQuery(soci::session& session, std::string sql) : session_(session), sql_(std::move(sql)) {
+  auto* owner = dynamic_cast<detail::SqliteSession*>(session.get_backend());
+  if (owner) stmt_ = owner->take(sql_);
+  if (!stmt_) {
+    auto* backend = dynamic_cast<soci::sqlite3_session_backend*>(session.get_backend());
+    if (!backend) throw std::logic_error("SqliteQuery needs a SQLite session");
+    if (sqlite_api::sqlite3_prepare_v3(backend->conn_, sql_.data(), static_cast<int>(sql_.size()),
+                                       SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+      std::string message = sqlite_api::sqlite3_errmsg(backend->conn_);
+      sqlite_api::sqlite3_finalize(stmt_);
+      stmt_ = nullptr;
+      throw std::runtime_error("sqlite3_prepare_v3: " + message);
+    }
+    if (owner) owner->counters().prepared.fetch_add(1, std::memory_order_relaxed);
+  }
+  cached_ = owner != nullptr;
+}
+
+SqliteQuery::~SqliteQuery() {
+  if (!cached_) {
+    sqlite_api::sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite_api::sqlite3_reset(stmt_);
+  sqlite_api::sqlite3_clear_bindings(stmt_);
+  static_cast<detail::SqliteSession*>(session_.get_backend())->give_back(std::move(sql_), stmt_);
+}
+
+int SqliteQuery::parameter(const char* name) const {
+  int index = sqlite_api::sqlite3_bind_parameter_index(stmt_, name);
+  if (index == 0) throw std::logic_error(std::string("no parameter ") + name + " in the statement");
+  return index;
+}
+
+bool SqliteQuery::step() {
+  int rc = sqlite_api::sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw std::runtime_error(std::string("sqlite3_step: ") + sqlite_api::sqlite3_errmsg(sqlite_api::sqlite3_db_handle(stmt_)));
+}
+
+}  // namespace crm::platform

@@ -7,9 +7,11 @@
 
 #include <doctest/doctest.h>
 #include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 using namespace crm::testing;
@@ -140,5 +142,49 @@ TEST_CASE("more distinct statements than a connection keeps are evicted and prep
     CHECK(n == 300);
     CHECK(pool->stats().statements_prepared == before.statements_prepared + 1);
   }
+}
+
+TEST_CASE("a SqliteQuery shares the connection's statement cache, binds by name and reports SQLite's errors") {
+  OneConnection c("sqlite");
+  soci::session& sql = c.sql();
+  for (int i = 1; i <= 3; ++i) {
+    std::string name = "canting-" + std::to_string(i);
+    sql << "INSERT INTO cache_items (id, name) VALUES (:id, :name)", soci::use(i), soci::use(name);
+  }
+  const std::string text = "SELECT id, name FROM cache_items WHERE id >= :p0 AND name <> :p1 ORDER BY id";
+  auto names = [&](long long from, const std::string& except) {
+    crm::platform::SqliteQuery q(sql, text);
+    sqlite_api::sqlite3_bind_int64(q.get(), q.parameter(":p0"), from);
+    sqlite_api::sqlite3_bind_text(q.get(), q.parameter(":p1"), except.data(), static_cast<int>(except.size()),
+                                  SQLITE_STATIC);
+    std::string out;
+    while (q.step()) out += reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(q.get(), 1)) + std::string(";");
+    return out;
+  };
+  auto before = c.pool->stats();
+  CHECK(names(1, "canting-2") == "canting-1;canting-3;");
+  auto after_first = c.pool->stats();
+  CHECK(after_first.statements_prepared == before.statements_prepared + 1);
+  // The second use finds the statement reset, with no binding left from the first.
+  CHECK(names(2, "none") == "canting-2;canting-3;");
+  CHECK(names(3, "canting-3").empty());
+  auto after = c.pool->stats();
+  CHECK(after.statements_prepared == after_first.statements_prepared);
+  CHECK(after.statements_reused == after_first.statements_reused + 2);
+  // SOCI statements with the same text share the cached statement too.
+  int n = 0;
+  long long from = 1;
+  std::string except = "x";
+  sql << text, soci::use(from), soci::use(except), soci::into(n);
+  CHECK(n == 1);
+  CHECK(c.pool->stats().statements_reused == after.statements_reused + 1);
+
+  CHECK_THROWS_AS(crm::platform::SqliteQuery(sql, "SELECT nothing FROM no_such_table"), std::runtime_error);
+  crm::platform::SqliteQuery q(sql, text);
+  CHECK_THROWS_AS(q.parameter(":p2"), std::logic_error);
+  sqlite_api::sqlite3_bind_text(q.get(), q.parameter(":p0"), "a", 1, SQLITE_STATIC);
+  CHECK_FALSE(q.step());  // a text is greater than every integer id: no row
+  crm::platform::SqliteQuery bad(sql, "INSERT INTO cache_items (id, name) VALUES (1, 'duplicate id')");
+  CHECK_THROWS_AS(bad.step(), std::runtime_error);
 }
 }

@@ -14,6 +14,7 @@
 
 namespace sqlite_api {
 struct sqlite3;
+struct sqlite3_stmt;
 }
 
 namespace soci {
@@ -132,5 +133,29 @@ class Database final {
 
 /// Opens the database described by the configuration (demo SQLite under data_dir when no URL).
 std::unique_ptr<Database> open_database(const Config& config);
+
+/// SQLite only: a statement of a session's connection for `sql`, taken from the connection's
+/// statement cache (or prepared) and given back to it, reset and with its bindings cleared,
+/// when this goes. For hot reads that bind and read columns with the SQLite API instead of
+/// SOCI's conversions column by column. Errors throw std::runtime_error with SQLite's message.
+class SqliteQuery final {
+ public:
+  SqliteQuery(soci::session& session, std::string sql);
+  ~SqliteQuery();
+  SqliteQuery(const SqliteQuery&) = delete;
+  SqliteQuery& operator=(const SqliteQuery&) = delete;
+
+  sqlite_api::sqlite3_stmt* get() const noexcept { return stmt_; }
+  /// The index of a named parameter (":p0"); throws when the statement has none of that name.
+  int parameter(const char* name) const;
+  /// Steps to the next row: false when there is none.
+  bool step();
+
+ private:
+  soci::session& session_;
+  std::string sql_;
+  sqlite_api::sqlite3_stmt* stmt_ = nullptr;
+  bool cached_ = false;  // goes back to the connection's cache
+};
 
 }  // namespace crm::platform
