@@ -10,8 +10,11 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <functional>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
 namespace crm::iam {
@@ -137,18 +140,39 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
+struct JwtSigner::Remembered {
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::mutex mutex;
+  std::unordered_map<std::string, AccessClaims, Hash, std::equal_to<>> tokens;
+};
+
+namespace {
+
+bool in_time(const AccessClaims& c, std::int64_t now_seconds, std::int64_t leeway_seconds) {
+  return c.not_before <= now_seconds + leeway_seconds && c.expires_at > now_seconds - leeway_seconds;
+}
+
+}  // namespace
+
 JwtSigner::JwtSigner(std::string secret, std::string issuer, std::string audience)
     : secret_(std::move(secret)),
       header_(base64url_encode(R"({"alg":"HS256","typ":"JWT"})")),
       issuer_(std::move(issuer)),
-      audience_(std::move(audience)) {
+      audience_(std::move(audience)),
+      remembered_(std::make_shared<Remembered>()) {
   if (secret_.size() < kMinSecretBytes) {
     throw std::invalid_argument("the JWT secret must be at least 32 bytes long");
   }
 }
 
 JwtSigner::JwtSigner(Ed25519Key key, std::string issuer, std::string audience)
-    : key_(std::move(key)), issuer_(std::move(issuer)), audience_(std::move(audience)) {
+    : key_(std::move(key)),
+      issuer_(std::move(issuer)),
+      audience_(std::move(audience)),
+      remembered_(std::make_shared<Remembered>()) {
   if (key_->secret_key.size() != crypto_sign_ed25519_SECRETKEYBYTES ||
       key_->public_key.size() != crypto_sign_ed25519_PUBLICKEYBYTES) {
     throw std::invalid_argument("an Ed25519 key pair has a 64-byte secret key and a 32-byte public key");
@@ -238,6 +262,32 @@ std::string JwtSigner::sign(const AccessClaims& claims) const {
 std::optional<AccessClaims> JwtSigner::verify(std::string_view token, std::int64_t now_seconds,
                                               std::int64_t leeway_seconds) const {
   if (token.size() > kMaxTokenBytes) return std::nullopt;
+  {
+    std::lock_guard lock(remembered_->mutex);
+    if (auto it = remembered_->tokens.find(token); it != remembered_->tokens.end()) {
+      if (!in_time(it->second, now_seconds, leeway_seconds)) return std::nullopt;
+      return it->second;
+    }
+  }
+  auto claims = verify_token(token, now_seconds, leeway_seconds);
+  if (claims) {
+    std::lock_guard lock(remembered_->mutex);
+    auto& tokens = remembered_->tokens;
+    // Full: one token makes room; which one does not matter, it is verified again when it
+    // comes back.
+    if (tokens.size() >= kRememberedTokens) tokens.erase(tokens.begin());
+    tokens.emplace(std::string(token), *claims);
+  }
+  return claims;
+}
+
+std::size_t JwtSigner::remembered_tokens() const {
+  std::lock_guard lock(remembered_->mutex);
+  return remembered_->tokens.size();
+}
+
+std::optional<AccessClaims> JwtSigner::verify_token(std::string_view token, std::int64_t now_seconds,
+                                                    std::int64_t leeway_seconds) const {
   const auto first_dot = token.find('.');
   if (first_dot == std::string_view::npos) return std::nullopt;
   const auto second_dot = token.find('.', first_dot + 1);

@@ -4,7 +4,9 @@
 // signature (in constant time), then issuer, audience, not-before and expiry; `alg: none`,
 // any other algorithm, malformed tokens and tokens with a `crit` header are rejected.
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,13 +56,22 @@ class JwtSigner final {
   std::string sign(const AccessClaims& claims) const;
   /// The claims of a valid token at `now_seconds` (with `leeway_seconds` of clock skew
   /// allowed on nbf/exp), nullopt for anything else.
+  /// A token that verified once is remembered (up to kRememberedTokens of them, keyed by the
+  /// whole token): verifying it again checks only nbf and exp, skipping the signature and the
+  /// JSON of its header and payload.
   std::optional<AccessClaims> verify(std::string_view token, std::int64_t now_seconds,
                                      std::int64_t leeway_seconds = 5) const;
+  /// Tokens remembered now (for tests and metrics).
+  std::size_t remembered_tokens() const;
+  static constexpr std::size_t kRememberedTokens = 2048;
 
   const std::string& issuer() const noexcept { return issuer_; }
   const std::string& audience() const noexcept { return audience_; }
 
  private:
+  struct Remembered;
+  std::optional<AccessClaims> verify_token(std::string_view token, std::int64_t now_seconds,
+                                           std::int64_t leeway_seconds) const;
   std::string signature_of(std::string_view signing_input) const;
   bool signature_matches(std::string_view signing_input, std::string_view signature) const;
 
@@ -69,6 +80,7 @@ class JwtSigner final {
   std::string header_;  // the encoded header, fixed per algorithm
   std::string issuer_;
   std::string audience_;
+  std::shared_ptr<Remembered> remembered_;
 };
 
 /// HMAC-SHA-256 of `data` under `key`, the raw 32 bytes (the HS256 signature before encoding).

@@ -2,9 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -186,6 +188,72 @@ TEST_SUITE("iam/security/jwt") {
     CHECK(signer().verify(token, kNow + 899, 0));
     CHECK_FALSE(signer().verify(token, kNow + 900, 0));
     CHECK_FALSE(signer().verify(token, kNow + 10'000));
+  }
+
+  TEST_CASE("a remembered token has its not-before and expiry checked again at every verification") {
+    const JwtSigner s = signer();
+    auto c = claims();
+    c.not_before = kNow + 60;
+    const auto token = s.sign(c);
+    CHECK_FALSE(s.verify(token, kNow, 0));
+    CHECK(s.remembered_tokens() == 0);  // a rejected token is not remembered
+    auto first = s.verify(token, kNow + 60, 0);
+    REQUIRE(first);
+    CHECK(s.remembered_tokens() == 1);
+    auto again = s.verify(token, kNow + 61, 0);
+    REQUIRE(again);
+    CHECK(again->subject == first->subject);
+    CHECK(again->jti == first->jti);
+    CHECK(again->session_id == first->session_id);
+    CHECK(again->expires_at == first->expires_at);
+    CHECK_FALSE(s.verify(token, kNow, 0));            // before nbf, though remembered
+    CHECK(s.verify(token, kNow + 55));                 // within the leeway
+    CHECK_FALSE(s.verify(token, kNow + 900, 0));       // expired, though remembered
+    CHECK(s.verify(token, kNow + 902, 5));
+    CHECK_FALSE(s.verify(token, kNow + 905, 5));
+  }
+
+  TEST_CASE("a changed token is rejected while the genuine one is remembered") {
+    const JwtSigner s = signer();
+    const auto token = s.sign(claims());
+    REQUIRE(s.verify(token, kNow));
+    auto parts = split(token);
+    auto signature = *base64url_decode(parts.signature);
+    signature[0] = static_cast<char>(signature[0] ^ 1);
+    CHECK_FALSE(s.verify(parts.header + "." + parts.payload + "." + base64url_encode(signature), kNow));
+    auto payload = *base64url_decode(parts.payload);
+    payload.replace(payload.find("user-1"), 6, "user-2");
+    CHECK_FALSE(s.verify(parts.header + "." + base64url_encode(payload) + "." + parts.signature, kNow));
+    CHECK_FALSE(s.verify(token + "x", kNow));
+    CHECK_FALSE(s.verify(token.substr(0, token.size() - 1), kNow));
+    CHECK_FALSE(JwtSigner(kSecret + "-other", "https://crm.example", "crm-api").verify(token, kNow));
+    CHECK(s.remembered_tokens() == 1);
+    CHECK(s.verify(token, kNow));
+  }
+
+  TEST_CASE("the remembered tokens stay bounded and every token keeps verifying") {
+    const JwtSigner s = signer();
+    std::vector<std::string> tokens;
+    for (std::size_t i = 0; i < JwtSigner::kRememberedTokens + 300; ++i) {
+      auto c = claims();
+      c.jti = "jti-" + std::to_string(i);
+      tokens.push_back(s.sign(c));
+    }
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::size_t i = static_cast<std::size_t>(t); i < tokens.size(); i += 2) {
+          auto got = s.verify(tokens[i], kNow);
+          if (!got || got->jti != "jti-" + std::to_string(i)) ++failed;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(failed == 0);
+    CHECK(s.remembered_tokens() <= JwtSigner::kRememberedTokens);
+    CHECK(s.remembered_tokens() > 0);
+    for (std::size_t i = 0; i < tokens.size(); i += 97) CHECK(s.verify(tokens[i], kNow)->jti == "jti-" + std::to_string(i));
   }
 
   TEST_CASE("a token that is not yet valid is rejected") {
