@@ -786,17 +786,27 @@ std::optional<std::vector<RowOf<Fetch>>> page_from_window(soci::session& sql, co
     Binder b;
     std::string text = "SELECT s.rank, s.customer_id FROM (" + ranked_sql(sql, q.filter, b, tenant_id, &window) +
                        ") s ORDER BY s.rank, " + (is_postgres(sql) ? "s.customer_id" : "s.doc");
-    double rank = 0;
-    std::string id;
-    soci::statement st(sql);
-    b.bind(st);
-    st.exchange(soci::into(rank));
-    st.exchange(soci::into(id));
-    st.alloc();
-    st.prepare(text);
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) ranked.emplace_back(rank, id);
+    if (!is_postgres(sql)) {
+      platform::SqliteQuery st(sql, text);
+      b.bind(st);
+      while (st.step()) {
+        const auto* id = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 1));
+        ranked.emplace_back(sqlite_api::sqlite3_column_double(st.get(), 0),
+                            std::string(id ? id : "", static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st.get(), 1))));
+      }
+    } else {
+      double rank = 0;
+      std::string id;
+      soci::statement st(sql);
+      b.bind(st);
+      st.exchange(soci::into(rank));
+      st.exchange(soci::into(id));
+      st.alloc();
+      st.prepare(text);
+      st.define_and_bind();
+      st.execute();
+      while (st.fetch()) ranked.emplace_back(rank, id);
+    }
   }
   std::vector<RowOf<Fetch>> out;
   std::size_t at = 0, chunk = static_cast<std::size_t>(q.limit) + 8;
