@@ -273,9 +273,20 @@ std::optional<AccessClaims> JwtSigner::verify(std::string_view token, std::int64
   if (claims) {
     std::lock_guard lock(remembered_->mutex);
     auto& tokens = remembered_->tokens;
-    // Full: one token makes room; which one does not matter, it is verified again when it
-    // comes back.
-    if (tokens.size() >= kRememberedTokens) tokens.erase(tokens.begin());
+    if (tokens.size() >= kRememberedTokens) {
+      // Full: expired tokens go first (they can never verify again).
+      std::erase_if(tokens, [&](const auto& kv) { return kv.second.expires_at <= now_seconds - leeway_seconds; });
+    }
+    // Still full of live tokens: one goes, from a bucket picked by the new token's hash, so
+    // that the ones remembered keep changing (a remembered token that goes is verified in
+    // full when it comes back).
+    for (std::size_t b = Remembered::Hash{}(token), i = 0; tokens.size() >= kRememberedTokens && i < tokens.bucket_count();
+         ++i) {
+      std::size_t bucket = (b + i) % tokens.bucket_count();
+      if (tokens.bucket_size(bucket) == 0) continue;
+      std::string key = tokens.begin(bucket)->first;
+      tokens.erase(key);
+    }
     tokens.emplace(std::string(token), *claims);
   }
   return claims;

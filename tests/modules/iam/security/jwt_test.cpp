@@ -256,6 +256,25 @@ TEST_SUITE("iam/security/jwt") {
     for (std::size_t i = 0; i < tokens.size(); i += 97) CHECK(s.verify(tokens[i], kNow)->jti == "jti-" + std::to_string(i));
   }
 
+  TEST_CASE("when the remembered tokens are full, the expired ones make room first") {
+    const JwtSigner s = signer();
+    for (std::size_t i = 0; i < JwtSigner::kRememberedTokens; ++i) {
+      auto c = claims();  // valid until kNow + 900
+      c.jti = "old-" + std::to_string(i);
+      REQUIRE(s.verify(s.sign(c), kNow));
+    }
+    CHECK(s.remembered_tokens() == JwtSigner::kRememberedTokens);
+    // An hour later every one of them has expired: the first new token clears them out.
+    for (int i = 0; i < 10; ++i) {
+      auto c = claims();
+      c.jti = "new-" + std::to_string(i);
+      c.issued_at = c.not_before = kNow + 3600;
+      c.expires_at = kNow + 4500;
+      REQUIRE(s.verify(s.sign(c), kNow + 3600));
+    }
+    CHECK(s.remembered_tokens() == 10);
+  }
+
   TEST_CASE("a token that is not yet valid is rejected") {
     auto c = claims();
     c.not_before = kNow + 60;
