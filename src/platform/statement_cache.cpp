@@ -275,6 +275,7 @@ namespace crm::platform {
 
 SqliteQuery::SqliteQuery(soci::session& session, std::string sql) : session_(session), sql_(std::move(sql)) {
   auto* owner = dynamic_cast<detail::SqliteSession*>(session.get_backend());
+  if (owner && !detail::worth_keeping(sql_, true)) owner = nullptr;  // as SOCI's statements are kept
   if (owner) stmt_ = owner->take(sql_);
   if (!stmt_) {
     auto* backend = dynamic_cast<soci::sqlite3_session_backend*>(session.get_backend());

@@ -179,6 +179,15 @@ TEST_CASE("a SqliteQuery shares the connection's statement cache, binds by name 
   CHECK(n == 1);
   CHECK(c.pool->stats().statements_reused == after.statements_reused + 1);
 
+  // A PRAGMA is prepared each time and never kept, as with SOCI.
+  auto kept = c.pool->stats();
+  for (int i = 0; i < 2; ++i) {
+    crm::platform::SqliteQuery pragma(sql, "PRAGMA user_version");
+    CHECK(pragma.step());
+  }
+  CHECK(c.pool->stats().statements_reused == kept.statements_reused);
+  CHECK(c.pool->stats().statements_prepared == kept.statements_prepared);
+
   CHECK_THROWS_AS(crm::platform::SqliteQuery(sql, "SELECT nothing FROM no_such_table"), std::runtime_error);
   crm::platform::SqliteQuery q(sql, text);
   CHECK_THROWS_AS(q.parameter(":p2"), std::logic_error);
