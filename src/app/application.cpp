@@ -69,7 +69,7 @@ struct Application::Impl {
   std::unique_ptr<HttpServer> server;
   // Free heap goes back to the system once the arenas hold more than 8 MiB of it, checked
   // every second (a large import with requests beside it left ~100 MiB free in the arenas).
-  MemoryTrimmer trimmer{std::chrono::seconds(1), 8 * 1024 * 1024};
+  MemoryTrimmer trimmer{std::chrono::seconds(1), 8 * 1024 * 1024, 1024 * 1024};
   bool routes_built = false;
   bool subscribed = false;
   bool started = false;

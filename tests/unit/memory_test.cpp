@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -86,6 +88,32 @@ TEST_SUITE("platform/memory") {
     busy.stop();
     idle.stop();
     CHECK(idle.trims() == 0);
+  }
+
+  TEST_CASE("the trimmer trims once when the process goes idle, and not while it works") {
+    release_free_memory();
+    auto kept = fragment_heap();  // about 60 MiB free, far under the busy threshold
+    REQUIRE(heap_free_bytes() > 8 * kMiB);
+    MemoryTrimmer trimmer(std::chrono::milliseconds(100), 1024 * kMiB, 4 * kMiB);
+    std::atomic<bool> working{true};
+    std::thread worker([&] {
+      volatile std::uint64_t x = 0;
+      while (working.load()) x = x + 1;  // a busy process
+    });
+    trimmer.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(trimmer.trims() == 0);
+    working = false;
+    worker.join();
+    std::size_t resident_before = anonymous_resident();
+    for (int i = 0; i < 300 && trimmer.trims() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(trimmer.trims() == 1);
+    CHECK(anonymous_resident() + 24 * kMiB < resident_before);
+    // Still idle: not trimmed at every check (five more), only when it has worked in between.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(trimmer.trims() <= 2);
+    trimmer.stop();
+    CHECK(kept.size() > 1000);
   }
 }
 #endif

@@ -25,7 +25,10 @@ std::size_t release_free_memory() noexcept;
 class MemoryTrimmer final {
  public:
   /// Trims when the arenas hold more than `threshold` bytes free, checked every `interval`.
-  MemoryTrimmer(std::chrono::milliseconds interval, std::size_t threshold);
+  /// With an `idle_threshold`, it also trims once each time the process goes idle (under 2%
+  /// of a core over an interval) holding more than that free: a server at rest gives back
+  /// what its last burst of requests left.
+  MemoryTrimmer(std::chrono::milliseconds interval, std::size_t threshold, std::size_t idle_threshold = 0);
   ~MemoryTrimmer();
   MemoryTrimmer(const MemoryTrimmer&) = delete;
   MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
