@@ -43,6 +43,8 @@ inline constexpr const char* kFallbackRegion = "MY";
 struct Money {
   std::int64_t minor = 0;
   std::string currency;
+  /// The amount as the API writes it: exactly the currency's decimals.
+  std::string amount() const;
   bj::object to_json() const;
 };
 

@@ -17,10 +17,11 @@ bj::value opt_time(const std::optional<TimestampMs>& v) {
 
 }  // namespace
 
-bj::object Money::to_json() const {
-  int exponent = domain::currency_exponent(currency).value_or(2);
-  return bj::object{{"amount", domain::format_money(minor, exponent)}, {"currency", currency}};
+std::string Money::amount() const {
+  return domain::format_money(minor, domain::currency_exponent(currency).value_or(2));
 }
+
+bj::object Money::to_json() const { return bj::object{{"amount", amount()}, {"currency", currency}}; }
 
 bj::object CustomerRow::to_json() const& {
   return bj::object{
@@ -99,7 +100,7 @@ std::string customer_json_text(const CustomerRow& c, const StoredCustomerJson& s
       return;
     }
     out += "{\"amount\":";
-    platform::json::append_string(out, domain::format_money(m->minor, domain::currency_exponent(m->currency).value_or(2)));
+    platform::json::append_string(out, m->amount());
     out += ",\"currency\":";
     platform::json::append_string(out, m->currency);
     out += '}';

@@ -333,8 +333,6 @@ std::optional<AccessClaims> JwtSigner::verify_token(std::string_view token, std:
   const auto* aud = payload->if_contains("aud");
   if (!iss || !sub || !jti || !iat || !nbf || !exp || aud == nullptr) return std::nullopt;
   if (*iss != issuer_ || !audience_matches(*aud, audience_)) return std::nullopt;
-  if (*nbf > now_seconds + leeway_seconds || *exp <= now_seconds - leeway_seconds)
-    return std::nullopt;
 
   if (const auto* tid = payload->if_contains("tid")) {
     if (!tid->is_string()) return std::nullopt;
@@ -351,6 +349,7 @@ std::optional<AccessClaims> JwtSigner::verify_token(std::string_view token, std:
   claims.issued_at = *iat;
   claims.not_before = *nbf;
   claims.expires_at = *exp;
+  if (!in_time(claims, now_seconds, leeway_seconds)) return std::nullopt;
   return claims;
 }
 
