@@ -120,6 +120,12 @@ void register_platform_gauges(MetricsRegistry& metrics, Database& db, UnitOfWork
                       {{{"count", "transactions"}}, static_cast<double>(s.transactions)},
                       {{{"count", "units"}}, static_cast<double>(s.units)}};
                 });
+  metrics.gauge("crm_db_group_commit_seconds",
+                "SQLite group commits: time their leaders spent on them, by the clock and in CPU (cumulative)", [&units] {
+                  auto s = units.group_stats();
+                  return std::vector<MetricsRegistry::GaugeSample>{{{{"clock", "wall"}}, s.wall_seconds},
+                                                                   {{{"clock", "cpu"}}, s.cpu_seconds}};
+                });
   metrics.gauge("crm_outbox_deliveries", "Outbox deliveries by state", [&db] {
     std::vector<MetricsRegistry::GaugeSample> out;
     try {

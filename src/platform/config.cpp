@@ -311,14 +311,17 @@ Config load_config(const ConfigSources& sources) {
   // 0 = sized to the machine. On PostgreSQL handlers mostly wait on the network. On SQLite
   // they are CPU work, so more readers than cores only add context switches; but writers wait
   // for a group commit, and a group can only be as large as the number of writers waiting for
-  // it, so writes have a pool of their own, larger than the machine.
+  // it, so writes have a pool of their own, larger than the machine. It grows to its size
+  // only under load: each thread costs memory even while it waits.
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   if (c.http.io_threads == 0) c.http.io_threads = cores <= 4 ? cores : std::max(4, cores / 2);
   bool sqlite = c.database.url.empty() || c.database.url.rfind("sqlite:", 0) == 0;
   if (c.http.worker_threads == 0) c.http.worker_threads = sqlite ? std::max(2, cores) : std::max(8, 4 * cores);
   if (c.http.write_worker_threads == 0) {
-    c.http.write_worker_threads = sqlite ? std::max(16, 8 * cores) : c.http.worker_threads;
+    c.http.write_worker_threads = sqlite ? std::max(64, 32 * cores) : c.http.worker_threads;
   }
+  c.http.write_worker_threads_initial =
+      std::min(c.http.write_worker_threads, sqlite ? std::max(16, 8 * cores) : c.http.worker_threads);
   c.log_level = get_string(merged, "log.level", c.log_level);
   c.data_dir = get_string(merged, "data_dir", c.data_dir);
   if (c.data_dir.empty()) fail("data_dir", "must not be empty");

@@ -1,4 +1,5 @@
 #include "http_server.hpp"
+#include "worker_pool.hpp"
 
 #include "crm/platform/log.hpp"
 #include "crm/platform/time.hpp"
@@ -12,7 +13,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -81,8 +81,8 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::size_t next_context = 0;
   std::optional<asio::ssl::context> tls;
-  std::unique_ptr<asio::thread_pool> workers;        // reads
-  std::unique_ptr<asio::thread_pool> write_workers;  // everything else
+  std::unique_ptr<WorkerPool> workers;        // reads
+  std::unique_ptr<WorkerPool> write_workers;  // everything else
   std::vector<std::thread> io_threads;
 
   std::atomic<bool> stopping{false};
@@ -171,13 +171,13 @@ struct HttpServer::Impl {
 
   // Runs `fn` on the worker pool; false when the deadline passed first.
   template <class T>
-  asio::awaitable<bool> on_workers(asio::thread_pool& pool, std::function<T()> fn, T& out,
+  asio::awaitable<bool> on_workers(WorkerPool& pool, std::function<T()> fn, T& out,
                                    std::shared_ptr<WorkerCall>& current) {
     auto executor = co_await asio::this_coro::executor;
     auto call = std::make_shared<WorkerCall>(executor);
     auto result = std::make_shared<T>();
     current = call;
-    asio::post(pool.get_executor(), [call, result, fn = std::move(fn), executor] {
+    pool.post([call, result, fn = std::move(fn), executor] {
       T value = fn();
       asio::post(executor, [call, result, value = std::move(value)]() mutable {
         if (call->timed_out) return;
@@ -203,7 +203,7 @@ struct HttpServer::Impl {
     // and must not keep reads from running meanwhile.
     auto method = request->method();
     bool read = method == http::verb::get || method == http::verb::head || method == http::verb::options;
-    asio::thread_pool& pool = read ? *workers : *write_workers;
+    WorkerPool& pool = read ? *workers : *write_workers;
     bool in_time = co_await on_workers<HttpResponse>(pool, std::move(run), response, current);
     if (in_time) co_return response;
     log_warn("request timed out", {{"route", std::string(request->route_pattern())}});
@@ -482,9 +482,11 @@ void HttpServer::start() {
   d.acceptor->set_option(asio::socket_base::reuse_address(true));
   d.acceptor->bind(endpoint);
   d.acceptor->listen(asio::socket_base::max_listen_connections);
-  d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, d.config.worker_threads)));
-  d.write_workers =
-      std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, d.config.write_worker_threads)));
+  auto readers = static_cast<std::size_t>(std::max(1, d.config.worker_threads));
+  d.workers = std::make_unique<WorkerPool>(readers, readers);
+  auto writers = static_cast<std::size_t>(std::max(1, d.config.write_worker_threads));
+  d.write_workers = std::make_unique<WorkerPool>(
+      std::min(writers, static_cast<std::size_t>(std::max(1, d.config.write_worker_threads_initial))), writers);
   asio::co_spawn(*d.contexts.front(), d.accept_loop(), asio::detached);
   for (auto& context : d.contexts) d.io_threads.emplace_back([c = context.get()] { c->run(); });
 }

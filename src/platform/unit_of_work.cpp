@@ -7,6 +7,7 @@
 #include <soci/soci.h>
 
 #include <condition_variable>
+#include <ctime>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -169,6 +170,30 @@ struct RunningGroup {
   RunningGroup& operator=(const RunningGroup&) = delete;
 };
 
+std::uint64_t nanoseconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
+}
+
+/// Adds the wall and CPU time from its construction to its destruction to two counters.
+class HoldTimer {
+ public:
+  HoldTimer(std::atomic<std::uint64_t>& wall, std::atomic<std::uint64_t>& cpu)
+      : wall_(wall), cpu_(cpu), wall0_(nanoseconds(CLOCK_MONOTONIC)), cpu0_(nanoseconds(CLOCK_THREAD_CPUTIME_ID)) {}
+  ~HoldTimer() {
+    wall_.fetch_add(nanoseconds(CLOCK_MONOTONIC) - wall0_, std::memory_order_relaxed);
+    cpu_.fetch_add(nanoseconds(CLOCK_THREAD_CPUTIME_ID) - cpu0_, std::memory_order_relaxed);
+  }
+  HoldTimer(const HoldTimer&) = delete;
+  HoldTimer& operator=(const HoldTimer&) = delete;
+
+ private:
+  std::atomic<std::uint64_t>& wall_;
+  std::atomic<std::uint64_t>& cpu_;
+  std::uint64_t wall0_, cpu0_;
+};
+
 }  // namespace
 
 struct UnitOfWorkFactory::Group {
@@ -185,6 +210,8 @@ struct UnitOfWorkFactory::Group {
   bool leading = false;
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> units{0};
+  std::atomic<std::uint64_t> wall_ns{0};
+  std::atomic<std::uint64_t> cpu_ns{0};
 };
 
 UnitOfWorkFactory::UnitOfWorkFactory(Database& db, EventBus& bus)
@@ -193,7 +220,9 @@ UnitOfWorkFactory::UnitOfWorkFactory(Database& db, EventBus& bus)
 UnitOfWorkFactory::~UnitOfWorkFactory() = default;
 
 UnitOfWorkFactory::GroupStats UnitOfWorkFactory::group_stats() const noexcept {
-  return {group_->transactions.load(std::memory_order_relaxed), group_->units.load(std::memory_order_relaxed)};
+  return {group_->transactions.load(std::memory_order_relaxed), group_->units.load(std::memory_order_relaxed),
+          static_cast<double>(group_->wall_ns.load(std::memory_order_relaxed)) / 1e9,
+          static_cast<double>(group_->cpu_ns.load(std::memory_order_relaxed)) / 1e9};
 }
 
 int UnitOfWorkFactory::queued() const {
@@ -265,6 +294,7 @@ void UnitOfWorkFactory::lead_group() {
     finish(0, std::current_exception());
     return;
   }
+  HoldTimer hold(g.wall_ns, g.cpu_ns);
   take();
   g.transactions.fetch_add(1, std::memory_order_relaxed);
   g.units.fetch_add(jobs.size(), std::memory_order_relaxed);

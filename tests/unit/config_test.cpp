@@ -74,17 +74,20 @@ TEST_SUITE("platform/config") {
     const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     auto c = load_config(ConfigSources{});
     CHECK(c.http.worker_threads == std::max(2, cores));
-    CHECK(c.http.write_worker_threads == std::max(16, 8 * cores));
+    CHECK(c.http.write_worker_threads == std::max(64, 32 * cores));
+    CHECK(c.http.write_worker_threads_initial == std::max(16, 8 * cores));
     ConfigSources pg;
     pg.env["CRM_DATABASE_URL"] = "postgresql://crm@127.0.0.1/crm";
     auto p = load_config(pg);
     CHECK(p.http.worker_threads == std::max(8, 4 * cores));
     CHECK(p.http.write_worker_threads == p.http.worker_threads);
+    CHECK(p.http.write_worker_threads_initial == p.http.worker_threads);
     ConfigSources set;
     set.env["CRM_HTTP_WRITE_WORKER_THREADS"] = "5";
     set.env["CRM_HTTP_WORKER_THREADS"] = "3";
     auto s = load_config(set);
     CHECK(s.http.write_worker_threads == 5);
+    CHECK(s.http.write_worker_threads_initial == 5);
     CHECK(s.http.worker_threads == 3);
   }
 

@@ -481,6 +481,10 @@ TEST_SUITE("platform/group_commit") {
     auto stats = uow.group_stats();
     CHECK(stats.transactions - before.transactions == 1);
     CHECK(stats.units - before.units == 8);
+    // The leader's time is counted, and it cannot have used more CPU than time passed.
+    CHECK(stats.wall_seconds > before.wall_seconds);
+    CHECK(stats.cpu_seconds > before.cpu_seconds);
+    CHECK(stats.cpu_seconds - before.cpu_seconds <= stats.wall_seconds - before.wall_seconds + 0.001);
     CHECK(wakes == 1);
     CHECK(after_commit == 8);
     CHECK(t.count("SELECT count(*) FROM probe_rows") == 8);

@@ -30,7 +30,11 @@ struct HttpConfig {
   int port = 8080;
   int io_threads = 0;      // 0: one per core up to 4, then half the cores
   int worker_threads = 0;        // reads; 0: the cores (at least 2) on SQLite, 4 per core (at least 8) on PostgreSQL
-  int write_worker_threads = 0;  // writes; 0: 8 per core (at least 16) on SQLite, as worker_threads on PostgreSQL
+  // Writes: the most threads; 0: 32 per core (at least 64) on SQLite, as worker_threads on
+  // PostgreSQL. The pool starts with write_worker_threads_initial and adds a thread whenever
+  // every one is busy.
+  int write_worker_threads = 0;
+  int write_worker_threads_initial = 0;  // not a setting: 8 per core (at least 16), at most the above
   int max_queue = 1024;
   std::int64_t body_limit_bytes = 1024 * 1024;
   int request_timeout_ms = 30000;

@@ -171,6 +171,11 @@ class UnitOfWorkFactory final {
   struct GroupStats {
     std::uint64_t transactions = 0;  // group transactions begun
     std::uint64_t units = 0;         // units of work they ran
+    // How long leaders ran them, from taking the write lock to handing back the results, by
+    // the clock and in CPU time. Wall time per second near 1 means the writer is saturated;
+    // wall minus CPU is waiting (for the disk, or for a core).
+    double wall_seconds = 0;
+    double cpu_seconds = 0;
   };
   GroupStats group_stats() const noexcept;
   /// Units of work waiting for a group to take them (SQLite).
