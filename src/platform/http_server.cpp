@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -81,8 +82,8 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::size_t next_context = 0;
   std::optional<asio::ssl::context> tls;
-  std::unique_ptr<WorkerPool> workers;        // reads
-  std::unique_ptr<WorkerPool> write_workers;  // everything else
+  std::unique_ptr<asio::thread_pool> workers;  // reads: a fixed number, CPU-bound on SQLite
+  std::unique_ptr<WorkerPool> write_workers;   // everything else, grown as writers wait
   std::vector<std::thread> io_threads;
 
   std::atomic<bool> stopping{false};
@@ -170,14 +171,17 @@ struct HttpServer::Impl {
   };
 
   // Runs `fn` on the worker pool; false when the deadline passed first.
-  template <class T>
-  asio::awaitable<bool> on_workers(WorkerPool& pool, std::function<T()> fn, T& out,
+  static void post_to(asio::thread_pool& pool, std::function<void()> fn) { asio::post(pool.get_executor(), std::move(fn)); }
+  static void post_to(WorkerPool& pool, std::function<void()> fn) { pool.post(std::move(fn)); }
+
+  template <class T, class Pool>
+  asio::awaitable<bool> on_workers(Pool& pool, std::function<T()> fn, T& out,
                                    std::shared_ptr<WorkerCall>& current) {
     auto executor = co_await asio::this_coro::executor;
     auto call = std::make_shared<WorkerCall>(executor);
     auto result = std::make_shared<T>();
     current = call;
-    pool.post([call, result, fn = std::move(fn), executor] {
+    post_to(pool, [call, result, fn = std::move(fn), executor] {
       T value = fn();
       asio::post(executor, [call, result, value = std::move(value)]() mutable {
         if (call->timed_out) return;
@@ -203,8 +207,12 @@ struct HttpServer::Impl {
     // and must not keep reads from running meanwhile.
     auto method = request->method();
     bool read = method == http::verb::get || method == http::verb::head || method == http::verb::options;
-    WorkerPool& pool = read ? *workers : *write_workers;
-    bool in_time = co_await on_workers<HttpResponse>(pool, std::move(run), response, current);
+    bool in_time = false;
+    if (read) {
+      in_time = co_await on_workers<HttpResponse>(*workers, std::move(run), response, current);
+    } else {
+      in_time = co_await on_workers<HttpResponse>(*write_workers, std::move(run), response, current);
+    }
     if (in_time) co_return response;
     log_warn("request timed out", {{"route", std::string(request->route_pattern())}});
     Request late(HttpRequest(request->raw().base()));
@@ -482,8 +490,7 @@ void HttpServer::start() {
   d.acceptor->set_option(asio::socket_base::reuse_address(true));
   d.acceptor->bind(endpoint);
   d.acceptor->listen(asio::socket_base::max_listen_connections);
-  auto readers = static_cast<std::size_t>(std::max(1, d.config.worker_threads));
-  d.workers = std::make_unique<WorkerPool>(readers, readers);
+  d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(std::max(1, d.config.worker_threads)));
   auto writers = static_cast<std::size_t>(std::max(1, d.config.write_worker_threads));
   d.write_workers = std::make_unique<WorkerPool>(
       std::min(writers, static_cast<std::size_t>(std::max(1, d.config.write_worker_threads_initial))), writers);
