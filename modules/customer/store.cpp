@@ -245,13 +245,14 @@ void write_facets(soci::session& sql, const CustomerRow& c, bool fresh) {
     sql << "DELETE FROM customer_customer_facets WHERE tenant_id = :t AND customer_id = :c", soci::use(c.tenant_id),
         soci::use(c.id);
   }
-  auto add = [&](const std::string& kind, const std::string& value) {
-    sql << "INSERT INTO customer_customer_facets (tenant_id, kind, value, customer_id) VALUES (:t, :k, :v, :c)"
-           " ON CONFLICT DO NOTHING",
-        soci::use(c.tenant_id), soci::use(kind), soci::use(value), soci::use(c.id);
+  auto add = [&](std::string_view kind, std::string_view value) {
+    platform::execute(sql,
+                      "INSERT INTO customer_customer_facets (tenant_id, kind, value, customer_id) VALUES (:t, :k, :v, :c)"
+                      " ON CONFLICT DO NOTHING",
+                      {c.tenant_id, kind, value, c.id});
   };
   for (const auto& t : c.tags) {
-    if (t.is_string()) add("tag", std::string(t.get_string()));
+    if (t.is_string()) add("tag", t.get_string());
   }
   for (const auto& country : c.countries()) add("country", country);
 }
@@ -437,14 +438,15 @@ std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, c
 }  // namespace
 
 std::int64_t next_sequence(soci::session& sql, const std::string& tenant_id, const std::string& name) {
-  long long value = 0;
   // An upsert takes the row lock: concurrent creators in one tenant queue here, so every
   // number is handed out once and the checks that follow see each other's rows.
-  sql << "INSERT INTO customer_sequences (tenant_id, name, last_value) VALUES (:t, :n, 1)"
-         " ON CONFLICT (tenant_id, name) DO UPDATE SET last_value = customer_sequences.last_value + 1"
-         " RETURNING last_value",
-      soci::use(tenant_id), soci::use(name), soci::into(value);
-  return value;
+  auto value = platform::execute(sql,
+                                 "INSERT INTO customer_sequences (tenant_id, name, last_value) VALUES (:t, :n, 1)"
+                                 " ON CONFLICT (tenant_id, name) DO UPDATE SET last_value = customer_sequences.last_value + 1"
+                                 " RETURNING last_value",
+                                 {tenant_id, name});
+  if (!value) throw std::runtime_error("the sequence upsert returned no value");
+  return *value;
 }
 
 void lock_customers(soci::session& sql, const std::string& tenant_id) {
@@ -511,32 +513,29 @@ std::optional<std::string> customer_with_external_id(soci::session& sql, const s
 }
 
 void insert_customer(soci::session& sql, const CustomerRow& c) {
-  OptText legal(c.legal_name), email(c.email), phone(c.phone), website(c.website), industry(c.industry),
-      tier(c.tier), external(c.external_id), created_by(c.created_by);
-  OptText email_key(c.email_key());
-  OptNumber credit(c.credit_limit ? std::optional<long long>(c.credit_limit->minor) : std::nullopt);
-  OptText credit_cur(c.credit_limit ? std::optional<std::string>(c.credit_limit->currency) : std::nullopt);
-  OptNumber lifetime(c.lifetime_value ? std::optional<long long>(c.lifetime_value->minor) : std::nullopt);
-  OptText lifetime_cur(c.lifetime_value ? std::optional<std::string>(c.lifetime_value->currency) : std::nullopt);
+  using platform::number_or_null;
+  using platform::text_or_null;
+  std::string email_key = c.email_key();
   std::string tags = json::dump(c.tags), addresses = json::dump(c.addresses), social = json::dump(c.social_profiles),
               custom = json::dump(c.custom_fields), prefs = json::dump(c.preferences);
-  int disposable = c.email_disposable ? 1 : 0;
-  long long created = c.created_at, updated = c.updated_at;
-  sql << "INSERT INTO customer_customers (tenant_id, id, code, slug, type, name, legal_name, email, email_key,"
-         " email_disposable, phone, website, industry, status, tier, owner_id, tags, addresses, social_profiles,"
-         " custom_fields, preferences, credit_limit_minor, credit_limit_currency, lifetime_value_minor,"
-         " lifetime_value_currency, external_id, created_by, version, created_at, updated_at)"
-         " VALUES (:t, :id, :code, :slug, :type, :name, :legal, :email, :ekey, :disp, :phone, :web, :ind, :status,"
-         " :tier, :owner, :tags, :addr, :social, :custom, :prefs, :cl, :clc, :lv, :lvc, :ext, :cb, 1, :ca, :ua)",
-      soci::use(c.tenant_id), soci::use(c.id), soci::use(c.code), soci::use(c.slug), soci::use(c.type),
-      soci::use(c.name), soci::use(legal.value, legal.ind), soci::use(email.value, email.ind),
-      soci::use(email_key.value, email_key.ind), soci::use(disposable), soci::use(phone.value, phone.ind),
-      soci::use(website.value, website.ind), soci::use(industry.value, industry.ind), soci::use(c.status),
-      soci::use(tier.value, tier.ind), soci::use(c.owner_id), soci::use(tags), soci::use(addresses),
-      soci::use(social), soci::use(custom), soci::use(prefs), soci::use(credit.value, credit.ind),
-      soci::use(credit_cur.value, credit_cur.ind), soci::use(lifetime.value, lifetime.ind),
-      soci::use(lifetime_cur.value, lifetime_cur.ind), soci::use(external.value, external.ind),
-      soci::use(created_by.value, created_by.ind), soci::use(created), soci::use(updated);
+  std::optional<std::string> credit_cur, lifetime_cur;
+  std::optional<long long> credit, lifetime;
+  if (c.credit_limit) credit = c.credit_limit->minor, credit_cur = c.credit_limit->currency;
+  if (c.lifetime_value) lifetime = c.lifetime_value->minor, lifetime_cur = c.lifetime_value->currency;
+  platform::execute(
+      sql,
+      "INSERT INTO customer_customers (tenant_id, id, code, slug, type, name, legal_name, email, email_key,"
+      " email_disposable, phone, website, industry, status, tier, owner_id, tags, addresses, social_profiles,"
+      " custom_fields, preferences, credit_limit_minor, credit_limit_currency, lifetime_value_minor,"
+      " lifetime_value_currency, external_id, created_by, version, created_at, updated_at)"
+      " VALUES (:t, :id, :code, :slug, :type, :name, :legal, :email, :ekey, :disp, :phone, :web, :ind, :status,"
+      " :tier, :owner, :tags, :addr, :social, :custom, :prefs, :cl, :clc, :lv, :lvc, :ext, :cb, 1, :ca, :ua)",
+      {c.tenant_id, c.id, c.code, c.slug, c.type, c.name, text_or_null(c.legal_name), text_or_null(c.email),
+       text_or_null(email_key),
+       c.email_disposable ? 1LL : 0LL, text_or_null(c.phone), text_or_null(c.website), text_or_null(c.industry),
+       c.status, text_or_null(c.tier), c.owner_id, tags, addresses, social, custom, prefs, number_or_null(credit),
+       text_or_null(credit_cur), number_or_null(lifetime), text_or_null(lifetime_cur), text_or_null(c.external_id),
+       text_or_null(c.created_by), static_cast<long long>(c.created_at), static_cast<long long>(c.updated_at)});
   write_facets(sql, c, true);
 }
 

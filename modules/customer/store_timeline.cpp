@@ -7,15 +7,12 @@ namespace crm::customer::store {
 
 void insert_timeline(soci::session& sql, const TimelineRow& t) {
   std::string data = platform::json::dump(t.data);
-  soci::indicator actor = t.actor_id.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator stype = t.source_type.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator sid = t.source_id.empty() ? soci::i_null : soci::i_ok;
-  long long at = t.occurred_at;
-  sql << "INSERT INTO customer_timeline (tenant_id, id, customer_id, kind, summary, data, actor_id, source_type,"
-         " source_id, occurred_at) VALUES (:t, :id, :c, :k, :s, :d, :a, :st, :si, :at)",
-      soci::use(t.tenant_id), soci::use(t.id), soci::use(t.customer_id), soci::use(t.kind), soci::use(t.summary),
-      soci::use(data), soci::use(t.actor_id, actor), soci::use(t.source_type, stype), soci::use(t.source_id, sid),
-      soci::use(at);
+  platform::execute(sql,
+                    "INSERT INTO customer_timeline (tenant_id, id, customer_id, kind, summary, data, actor_id, source_type,"
+                    " source_id, occurred_at) VALUES (:t, :id, :c, :k, :s, :d, :a, :st, :si, :at)",
+                    {t.tenant_id, t.id, t.customer_id, t.kind, t.summary, data, platform::text_or_null(t.actor_id),
+                     platform::text_or_null(t.source_type), platform::text_or_null(t.source_id),
+                     static_cast<long long>(t.occurred_at)});
 }
 
 std::vector<TimelineRow> timeline(soci::session& sql, const std::string& tenant_id, const std::string& customer_id,

@@ -171,22 +171,25 @@ class AuthenticationMiddleware final : public Middleware {
 /// The audit log entry of any event, written inside the transaction that published it.
 void write_audit(UnitOfWork& uow, const EventEnvelope& e) {
   const auto& ctx = uow.context();
-  bj::object changes;
-  if (const auto* c = e.payload.if_contains("changes"); c && c->is_object()) changes = c->get_object();
+  static const bj::object kNoChanges;
+  const auto* given = e.payload.if_contains("changes");
+  const bj::object& changes = given && given->is_object() ? given->get_object() : kNoChanges;
+  // The payload's own fields that say what happened join the changes (a copy only then).
+  std::optional<bj::object> joined;
   for (const char* field : {"reason", "status", "roles", "email", "name", "plan", "permissions"}) {
-    if (const auto* v = e.payload.if_contains(field); v && !changes.contains(field)) changes[field] = *v;
+    if (const auto* v = e.payload.if_contains(field); v && !changes.contains(field)) {
+      if (!joined) joined = changes;
+      (*joined)[field] = *v;
+    }
   }
-  std::string id = new_uuid_v7(), body = json::dump(changes), outcome = "success";
-  if (e.type == events::kLoginFailed || e.type == events::kLockedOut) outcome = "failure";
-  long long at = e.occurred_at;
-  soci::indicator t_ind = e.tenant_id.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator a_ind = e.actor_id.empty() ? soci::i_null : soci::i_ok;
-  uow.sql() << "INSERT INTO iam_audit_log (id, tenant_id, occurred_at, actor_id, action, entity_type, entity_id,"
-               " changes, outcome, ip, user_agent, request_id, event_id) VALUES (:id, :t, :at, :a, :act, :et, :eid,"
-               " :c, :o, :ip, :ua, :r, :e)",
-      soci::use(id), soci::use(e.tenant_id, t_ind), soci::use(at), soci::use(e.actor_id, a_ind), soci::use(e.type),
-      soci::use(e.aggregate_type), soci::use(e.aggregate_id), soci::use(body), soci::use(outcome),
-      soci::use(ctx.remote_ip), soci::use(ctx.user_agent), soci::use(ctx.request_id), soci::use(e.id);
+  std::string id = new_uuid_v7(), body = json::dump(joined ? *joined : changes);
+  const char* outcome = e.type == events::kLoginFailed || e.type == events::kLockedOut ? "failure" : "success";
+  execute(uow.sql(),
+          "INSERT INTO iam_audit_log (id, tenant_id, occurred_at, actor_id, action, entity_type, entity_id,"
+          " changes, outcome, ip, user_agent, request_id, event_id) VALUES (:id, :t, :at, :a, :act, :et, :eid,"
+          " :c, :o, :ip, :ua, :r, :e)",
+          {id, text_or_null(e.tenant_id), static_cast<long long>(e.occurred_at), text_or_null(e.actor_id), e.type,
+           e.aggregate_type, e.aggregate_id, body, outcome, ctx.remote_ip, ctx.user_agent, ctx.request_id, e.id});
 }
 
 class IamModuleImpl final : public Module, public IamDirectory {

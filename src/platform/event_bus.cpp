@@ -86,28 +86,27 @@ int EventBus::publish(UnitOfWork& uow, EventEnvelope& event) {
   }
   soci::session& sql = uow.sql();
   std::string payload = json::dump(event.payload);
-  auto null_if_empty = [](const std::string& s) { return s.empty() ? soci::i_null : soci::i_ok; };
-  soci::indicator tenant_ind = null_if_empty(event.tenant_id), actor_ind = null_if_empty(event.actor_id),
-                  causation_ind = null_if_empty(event.causation_id);
-  long long occurred = event.occurred_at, created = now_ms(), seq = 0;
-  sql << "INSERT INTO platform_outbox (id, type, version, tenant_id, aggregate_type, aggregate_id, occurred_at,"
-         " actor_id, correlation_id, causation_id, trace_id, payload, created_at)"
-         " VALUES (:id, :type, :version, :tenant, :agg_type, :agg_id, :occurred, :actor, :corr, :cause, :trace,"
-         " :payload, :created) RETURNING seq",
-      soci::use(event.id), soci::use(event.type), soci::use(event.version), soci::use(event.tenant_id, tenant_ind),
-      soci::use(event.aggregate_type), soci::use(event.aggregate_id), soci::use(occurred),
-      soci::use(event.actor_id, actor_ind), soci::use(event.correlation_id), soci::use(event.causation_id, causation_ind),
-      soci::use(event.trace_id), soci::use(payload), soci::use(created), soci::into(seq);
-  event.sequence = seq;
+  long long created = now_ms();
+  auto seq = execute(sql,
+                     "INSERT INTO platform_outbox (id, type, version, tenant_id, aggregate_type, aggregate_id, occurred_at,"
+                     " actor_id, correlation_id, causation_id, trace_id, payload, created_at)"
+                     " VALUES (:id, :type, :version, :tenant, :agg_type, :agg_id, :occurred, :actor, :corr, :cause, :trace,"
+                     " :payload, :created) RETURNING seq",
+                     {event.id, event.type, static_cast<long long>(event.version), text_or_null(event.tenant_id),
+                      event.aggregate_type, event.aggregate_id, static_cast<long long>(event.occurred_at),
+                      text_or_null(event.actor_id), event.correlation_id, text_or_null(event.causation_id),
+                      event.trace_id, payload, created});
+  if (!seq) throw std::runtime_error("the outbox returned no sequence number");
+  event.sequence = *seq;
   std::string aggregate_key = event.tenant_id + "|" + event.aggregate_type + "|" + event.aggregate_id;
   int queued = 0;
   for (const auto& s : async_) {
     if (!s.wants(event.type)) continue;
     ++queued;
-    sql << "INSERT INTO platform_outbox_deliveries (subscriber, event_seq, aggregate_key, status, attempts,"
-           " next_attempt_at, created_at, updated_at) VALUES (:s, :seq, :key, 'pending', 0, :next, :c, :u)",
-        soci::use(s.name), soci::use(seq), soci::use(aggregate_key), soci::use(created), soci::use(created),
-        soci::use(created);
+    execute(sql,
+            "INSERT INTO platform_outbox_deliveries (subscriber, event_seq, aggregate_key, status, attempts,"
+            " next_attempt_at, created_at, updated_at) VALUES (:s, :seq, :key, 'pending', 0, :next, :c, :u)",
+            {s.name, *seq, aggregate_key, created, created, created});
   }
   return queued;
 }

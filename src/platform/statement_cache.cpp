@@ -4,9 +4,13 @@
 
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/session.h>
+#include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <cctype>
+#include <deque>
+#include <type_traits>
+#include <variant>
 #include <list>
 #include <stdexcept>
 #include <string>
@@ -313,6 +317,91 @@ bool SqliteQuery::step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   throw std::runtime_error(std::string("sqlite3_step: ") + sqlite_api::sqlite3_errmsg(sqlite_api::sqlite3_db_handle(stmt_)));
+}
+
+}  // namespace crm::platform
+
+namespace crm::platform {
+
+namespace {
+
+std::optional<long long> execute_sqlite(soci::session& session, std::string_view sql,
+                                        std::initializer_list<SqlValue> values) {
+  SqliteQuery query(session, std::string(sql));
+  auto* st = query.get();
+  if (sqlite_api::sqlite3_bind_parameter_count(st) != static_cast<int>(values.size())) {
+    throw std::logic_error("execute: " + std::to_string(values.size()) + " values for " +
+                           std::to_string(sqlite_api::sqlite3_bind_parameter_count(st)) + " placeholders");
+  }
+  int index = 1;
+  for (const auto& v : values) {
+    int rc = std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::monostate>) {
+            return sqlite_api::sqlite3_bind_null(st, index);
+          } else if constexpr (std::is_same_v<T, std::string_view>) {
+            return sqlite_api::sqlite3_bind_text(st, index, x.data(), static_cast<int>(x.size()), SQLITE_STATIC);
+          } else if constexpr (std::is_same_v<T, long long>) {
+            return sqlite_api::sqlite3_bind_int64(st, index, x);
+          } else {
+            return sqlite_api::sqlite3_bind_double(st, index, x);
+          }
+        },
+        v);
+    if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind: " + std::string(sqlite_api::sqlite3_errstr(rc)));
+    ++index;
+  }
+  std::optional<long long> first;
+  if (query.step()) {
+    first = sqlite_api::sqlite3_column_int64(st, 0);
+    while (query.step()) {
+    }
+  }
+  return first;
+}
+
+std::optional<long long> execute_soci(soci::session& session, std::string_view sql,
+                                      std::initializer_list<SqlValue> values) {
+  // SOCI binds references: the converted values live in deques, which never move them.
+  std::deque<std::string> texts;
+  std::deque<long long> numbers;
+  std::deque<double> reals;
+  std::deque<soci::indicator> indicators;
+  soci::statement st(session);
+  for (const auto& v : values) {
+    if (std::holds_alternative<std::monostate>(v)) {
+      texts.emplace_back();
+      indicators.push_back(soci::i_null);
+      st.exchange(soci::use(texts.back(), indicators.back()));
+    } else if (const auto* text = std::get_if<std::string_view>(&v)) {
+      texts.emplace_back(*text);
+      st.exchange(soci::use(texts.back()));
+    } else if (const auto* number = std::get_if<long long>(&v)) {
+      numbers.push_back(*number);
+      st.exchange(soci::use(numbers.back()));
+    } else {
+      reals.push_back(std::get<double>(v));
+      st.exchange(soci::use(reals.back()));
+    }
+  }
+  long long first = 0;
+  soci::indicator first_ind = soci::i_null;
+  bool returns = sql.find("RETURNING") != std::string_view::npos;
+  if (returns) st.exchange(soci::into(first, first_ind));
+  st.alloc();
+  st.prepare(std::string(sql));
+  st.define_and_bind();
+  bool got = st.execute(true);
+  if (returns && got && first_ind == soci::i_ok) return first;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<long long> execute(soci::session& session, std::string_view sql, std::initializer_list<SqlValue> values) {
+  if (dynamic_cast<soci::sqlite3_session_backend*>(session.get_backend())) return execute_sqlite(session, sql, values);
+  return execute_soci(session, sql, values);
 }
 
 }  // namespace crm::platform

@@ -8,8 +8,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <initializer_list>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 namespace sqlite_api {
@@ -157,5 +161,27 @@ class SqliteQuery final {
   sqlite_api::sqlite3_stmt* stmt_ = nullptr;
   bool cached_ = false;  // goes back to the connection's cache
 };
+
+/// A value for a statement's placeholder: NULL, text, an integer or a real. Text is not
+/// copied: it must outlive the call it is passed to.
+using SqlValue = std::variant<std::monostate, std::string_view, long long, double>;
+
+/// Text, or NULL when there is none (absent, or empty for `text_or_null(const std::string&)`).
+inline SqlValue text_or_null(const std::string& s) {
+  return s.empty() ? SqlValue() : SqlValue(std::string_view(s));
+}
+inline SqlValue text_or_null(const std::optional<std::string>& s) {
+  return s ? SqlValue(std::string_view(*s)) : SqlValue();
+}
+inline SqlValue number_or_null(const std::optional<long long>& v) { return v ? SqlValue(*v) : SqlValue(); }
+
+/// Runs one statement that changes rows. Its placeholders (":name", each used once) take
+/// `values` in the order they appear. On SQLite it goes through the SQLite API, with the
+/// statement from the connection's cache and the values bound without copies; on PostgreSQL
+/// through SOCI. Returns the first column of the first row the statement returns (an id
+/// from RETURNING), or nothing when it returns none. Errors throw (std::runtime_error with
+/// SQLite's message; SOCI's errors on PostgreSQL); a count of values that does not match
+/// the placeholders throws std::logic_error.
+std::optional<long long> execute(soci::session& session, std::string_view sql, std::initializer_list<SqlValue> values);
 
 }  // namespace crm::platform
