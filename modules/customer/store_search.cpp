@@ -35,13 +35,15 @@ long long tenant_range_number(soci::session& sql, const std::string& tenant_id, 
 /// when the row goes in.
 long long new_search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
   long long low = tenant_range_number(sql, tenant_id, true) * kTenantRange;
-  long long high = low + kTenantRange - 1, doc = 0;
-  sql << "INSERT INTO customer_search_keys (doc, tenant_id, customer_id) SELECT COALESCE((SELECT doc FROM"
-         " customer_search_keys WHERE doc BETWEEN :lo AND :hi ORDER BY doc DESC LIMIT 1), :lo2) + 1, :t, :c"
-         " RETURNING doc",
-      soci::use(low), soci::use(high), soci::use(low), soci::use(tenant_id), soci::use(customer_id), soci::into(doc);
-  if (doc > high) throw std::runtime_error("the tenant's range of search document keys is exhausted");
-  return doc;
+  long long high = low + kTenantRange - 1;
+  auto doc = platform::execute(sql,
+                               "INSERT INTO customer_search_keys (doc, tenant_id, customer_id) SELECT COALESCE((SELECT doc FROM"
+                               " customer_search_keys WHERE doc BETWEEN :lo AND :hi ORDER BY doc DESC LIMIT 1), :lo2) + 1, :t, :c"
+                               " RETURNING doc",
+                               {low, high, low, tenant_id, customer_id});
+  if (!doc) throw std::runtime_error("no search document key was made");
+  if (*doc > high) throw std::runtime_error("the tenant's range of search document keys is exhausted");
+  return *doc;
 }
 
 /// SQLite: the integer key of a customer's search document (0 when it has none and
@@ -107,21 +109,21 @@ std::optional<SearchDocument> prepare_search_document(soci::session& sql, const 
 void write_search_document(soci::session& sql, const SearchDocument& d) {
   if (postgres(sql)) {
     std::string b = d.legal_name + " " + d.email + " " + d.phone, cc = d.tags + " " + d.contacts;
-    sql << "INSERT INTO customer_search (tenant_id, customer_id, document) VALUES (:t, :c,"
-           " setweight(to_tsvector('simple', :a), 'A') || setweight(to_tsvector('simple', :b), 'B') ||"
-           " setweight(to_tsvector('simple', :cc), 'C') || setweight(to_tsvector('simple', :d), 'D'))"
-           " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET document = EXCLUDED.document",
-        soci::use(d.tenant_id), soci::use(d.customer_id), soci::use(d.name), soci::use(b), soci::use(cc),
-        soci::use(d.notes);
+    platform::execute(sql,
+                      "INSERT INTO customer_search (tenant_id, customer_id, document) VALUES (:t, :c,"
+                      " setweight(to_tsvector('simple', :a), 'A') || setweight(to_tsvector('simple', :b), 'B') ||"
+                      " setweight(to_tsvector('simple', :cc), 'C') || setweight(to_tsvector('simple', :d), 'D'))"
+                      " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET document = EXCLUDED.document",
+                      {d.tenant_id, d.customer_id, d.name, b, cc, d.notes});
     return;
   }
   // The old document goes here, not when preparing: a document made on creation earlier in
   // the same transaction is only written just before.
-  if (d.replace) sql << "DELETE FROM customer_search WHERE rowid = :d", soci::use(d.doc);
-  sql << "INSERT INTO customer_search (rowid, name, legal_name, email, phone, tags, contacts, notes)"
-         " VALUES (:d, :n, :l, :e, :p, :tg, :ct, :no)",
-      soci::use(d.doc), soci::use(d.name), soci::use(d.legal_name), soci::use(d.email), soci::use(d.phone),
-      soci::use(d.tags), soci::use(d.contacts), soci::use(d.notes);
+  if (d.replace) platform::execute(sql, "DELETE FROM customer_search WHERE rowid = :d", {d.doc});
+  platform::execute(sql,
+                    "INSERT INTO customer_search (rowid, name, legal_name, email, phone, tags, contacts, notes)"
+                    " VALUES (:d, :n, :l, :e, :p, :tg, :ct, :no)",
+                    {d.doc, d.name, d.legal_name, d.email, d.phone, d.tags, d.contacts, d.notes});
 }
 
 bool merge_search_index(soci::session& sql, int pages) {

@@ -196,4 +196,62 @@ TEST_CASE("a SqliteQuery shares the connection's statement cache, binds by name 
   crm::platform::SqliteQuery bad(sql, "INSERT INTO cache_items (id, name) VALUES (1, 'duplicate id')");
   CHECK_THROWS_AS(bad.step(), std::runtime_error);
 }
+TEST_CASE("execute binds NULL, text, integers and reals in order, returns a RETURNING value and reuses its statement") {
+  for (const auto& backend : backends()) {
+    CAPTURE(backend);
+    OneConnection c(backend);
+    c.db.exec(backend == "postgres"
+                  ? "CREATE TABLE exec_items (seq BIGSERIAL PRIMARY KEY, name TEXT, note TEXT, qty BIGINT, price DOUBLE PRECISION)"
+                  : "CREATE TABLE exec_items (seq INTEGER PRIMARY KEY, name TEXT, note TEXT, qty BIGINT, price REAL)");
+    soci::session& sql = c.sql();
+    const std::string insert =
+        "INSERT INTO exec_items (name, note, qty, price) VALUES (:n, :note, :q, :p) RETURNING seq";
+    std::string name = "Batik \"Parang\" 'Rusak', ñ", empty;
+    std::optional<std::string> none;
+    auto first = crm::platform::execute(sql, insert, {name, crm::platform::text_or_null(none), 9007199254740993LL, 12.5});
+    REQUIRE(first.has_value());
+    auto before = c.pool->stats();
+    auto second = crm::platform::execute(sql, insert, {std::string_view("kawung"), crm::platform::text_or_null(empty),
+                                                       crm::platform::number_or_null(std::nullopt), -0.25});
+    REQUIRE(second.has_value());
+    CHECK(*second > *first);
+    if (backend == "sqlite") CHECK(c.pool->stats().statements_prepared == before.statements_prepared);  // from the cache
+
+    std::string got_name, got_note;
+    long long qty = 0;
+    double price = 0;
+    soci::indicator note_ind = soci::i_ok, qty_ind = soci::i_ok;
+    sql << "SELECT name, note, qty, price FROM exec_items WHERE seq = :s", soci::use(*first), soci::into(got_name),
+        soci::into(got_note, note_ind), soci::into(qty, qty_ind), soci::into(price);
+    CHECK(got_name == name);
+    CHECK(note_ind == soci::i_null);
+    CHECK(qty == 9007199254740993LL);
+    CHECK(price == 12.5);
+    sql << "SELECT name, note, qty, price FROM exec_items WHERE seq = :s", soci::use(*second), soci::into(got_name),
+        soci::into(got_note, note_ind), soci::into(qty, qty_ind), soci::into(price);
+    CHECK(got_name == "kawung");
+    CHECK(note_ind == soci::i_null);  // empty text is NULL through text_or_null
+    CHECK(qty_ind == soci::i_null);
+    CHECK(price == -0.25);
+
+    // Without RETURNING nothing comes back; the change is made.
+    CHECK_FALSE(crm::platform::execute(sql, "UPDATE exec_items SET qty = :q WHERE seq = :s", {7LL, *second}).has_value());
+    sql << "SELECT qty FROM exec_items WHERE seq = :s", soci::use(*second), soci::into(qty, qty_ind);
+    CHECK(qty_ind == soci::i_ok);
+    CHECK(qty == 7);
+    // A constraint failure throws and leaves the connection usable.
+    CHECK_THROWS(crm::platform::execute(sql, "INSERT INTO exec_items (seq, name) VALUES (:s, :n)", {*first, name}));
+    if (backend == "sqlite") {
+      // SQLite counts the placeholders: too few or too many values are refused before running.
+      CHECK_THROWS_AS(crm::platform::execute(sql, insert, {name, 1LL}), std::logic_error);
+      CHECK_THROWS_AS(crm::platform::execute(sql, insert, {name, name, 1LL, 1.0, 2LL}), std::logic_error);
+    } else {
+      CHECK_THROWS(crm::platform::execute(sql, insert, {name, 1LL}));
+    }
+    long long rows = 0;
+    sql << "SELECT COUNT(*) FROM exec_items", soci::into(rows);
+    CHECK(rows == 2);
+  }
+}
+
 }

@@ -500,18 +500,27 @@ std::vector<std::string> search_terms(std::string_view query) {
 }
 
 std::string phone_search_text(std::string_view e164) {
-  using i18n::phonenumbers::PhoneNumber;
-  using i18n::phonenumbers::PhoneNumberUtil;
-  std::string out;
+  // Country calling codes are prefix-free and one to three digits long, so the national
+  // significant number of an E.164 number is what follows the one prefix that is a code. That
+  // is how libphonenumber reads the code too, without a full parse (regular expressions) on
+  // every write of a customer.
+  static const std::set<int> codes = [] {
+    std::set<int> c;
+    i18n::phonenumbers::PhoneNumberUtil::GetInstance()->GetSupportedCallingCodes(&c);
+    return c;
+  }();
+  std::string digits;
   for (char c : e164) {
-    if (std::isdigit(static_cast<unsigned char>(c))) out += c;
+    if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
   }
-  const PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
-  PhoneNumber number;
-  if (util->Parse(std::string(e164), "ZZ", &number) == PhoneNumberUtil::NO_PARSING_ERROR) {
-    std::string national;
-    util->GetNationalSignificantNumber(number, &national);
-    out += " " + national + " 0" + national;
+  std::string out = digits;
+  if (e164.empty() || e164.front() != '+' || digits.empty() || digits.front() == '0') return out;
+  for (std::size_t length = 1; length <= 3 && length < digits.size(); ++length) {
+    if (codes.count(std::stoi(digits.substr(0, length))) == 0) continue;
+    std::string national = digits.substr(length);
+    // libphonenumber refuses numbers of fewer than two or more than seventeen digits.
+    if (national.size() >= 2 && national.size() <= 17) out += " " + national + " 0" + national;
+    break;
   }
   return out;
 }

@@ -3,6 +3,11 @@
 
 #include "validation.hpp"
 
+#include <phonenumbers/phonenumberutil.h>
+
+#include <set>
+#include <string>
+
 using namespace crm::customer::domain;
 
 TEST_SUITE("customer/domain") {
@@ -205,6 +210,59 @@ TEST_SUITE("customer/domain") {
 
   TEST_CASE("a phone number is findable by its international and national digits") {
     CHECK(phone_search_text("+60123456789") == "60123456789 123456789 0123456789");
+    CHECK(phone_search_text("+12025550123") == "12025550123 2025550123 02025550123");
+    CHECK(phone_search_text("+390612345678") == "390612345678 0612345678 00612345678");  // Italy keeps its 0
+    CHECK(phone_search_text("+80012345678") == "80012345678 12345678 012345678");       // a global service
+    CHECK(phone_search_text("+99912345") == "99912345");  // no such country calling code
+    CHECK(phone_search_text("60123456789") == "60123456789");
+    CHECK(phone_search_text("") == "");
     CHECK(email_search_text("siti@kedai.my") == "siti@kedai.my siti kedai my");
+  }
+
+  TEST_CASE("the national number in a phone's search text is the one a full libphonenumber parse gives") {
+    using i18n::phonenumbers::PhoneNumber;
+    using i18n::phonenumbers::PhoneNumberUtil;
+    const auto* util = PhoneNumberUtil::GetInstance();
+    auto reference = [&](const std::string& e164) {
+      std::string out;
+      for (char c : e164)
+        if (std::isdigit(static_cast<unsigned char>(c))) out += c;
+      PhoneNumber number;
+      if (util->Parse(e164, "ZZ", &number) == PhoneNumberUtil::NO_PARSING_ERROR) {
+        std::string national;
+        util->GetNationalSignificantNumber(number, &national);
+        out += " " + national + " 0" + national;
+      }
+      return out;
+    };
+    std::set<std::string> regions;
+    util->GetSupportedRegions(&regions);
+    int compared = 0;
+    for (const auto& region : regions) {
+      for (auto type : {PhoneNumberUtil::FIXED_LINE, PhoneNumberUtil::MOBILE, PhoneNumberUtil::TOLL_FREE,
+                        PhoneNumberUtil::PREMIUM_RATE, PhoneNumberUtil::SHARED_COST, PhoneNumberUtil::VOIP,
+                        PhoneNumberUtil::PERSONAL_NUMBER, PhoneNumberUtil::PAGER, PhoneNumberUtil::UAN,
+                        PhoneNumberUtil::VOICEMAIL}) {
+        PhoneNumber example;
+        if (!util->GetExampleNumberForType(region, type, &example)) continue;
+        std::string e164;
+        util->Format(example, PhoneNumberUtil::E164, &e164);
+        CAPTURE(e164);
+        CHECK(phone_search_text(e164) == reference(e164));
+        ++compared;
+      }
+    }
+    std::set<int> global;
+    util->GetSupportedGlobalNetworkCallingCodes(&global);
+    for (int code : global) {
+      PhoneNumber example;
+      if (!util->GetExampleNumberForNonGeoEntity(code, &example)) continue;
+      std::string e164;
+      util->Format(example, PhoneNumberUtil::E164, &e164);
+      CAPTURE(e164);
+      CHECK(phone_search_text(e164) == reference(e164));
+      ++compared;
+    }
+    CHECK(compared > 1000);
   }
 }
