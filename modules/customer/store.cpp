@@ -440,13 +440,20 @@ std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, c
 std::int64_t next_sequence(soci::session& sql, const std::string& tenant_id, const std::string& name) {
   // An upsert takes the row lock: concurrent creators in one tenant queue here, so every
   // number is handed out once and the checks that follow see each other's rows.
-  auto value = platform::execute(sql,
-                                 "INSERT INTO customer_sequences (tenant_id, name, last_value) VALUES (:t, :n, 1)"
-                                 " ON CONFLICT (tenant_id, name) DO UPDATE SET last_value = customer_sequences.last_value + 1"
-                                 " RETURNING last_value",
-                                 {tenant_id, name});
-  if (!value) throw std::runtime_error("the sequence upsert returned no value");
-  return *value;
+  static constexpr std::string_view upsert =
+      "INSERT INTO customer_sequences (tenant_id, name, last_value) VALUES (:t, :n, 1)"
+      " ON CONFLICT (tenant_id, name) DO UPDATE SET last_value = customer_sequences.last_value + 1";
+  if (is_postgres(sql)) {
+    auto value = platform::execute(sql, std::string(upsert) + " RETURNING last_value", {tenant_id, name});
+    if (!value) throw std::runtime_error("the sequence upsert returned no value");
+    return *value;
+  }
+  // SQLite answers RETURNING through a temporary table; the row is read back instead (the
+  // write lock is held, nobody changes it in between).
+  platform::execute(sql, upsert, {tenant_id, name});
+  platform::SqliteQuery read(sql, "SELECT last_value FROM customer_sequences WHERE tenant_id = :t AND name = :n");
+  if (!read.bind(1, tenant_id).bind(2, name).step()) throw std::runtime_error("the sequence row is missing after its upsert");
+  return read.integer(0);
 }
 
 void lock_customers(soci::session& sql, const std::string& tenant_id) {

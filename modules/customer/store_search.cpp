@@ -19,15 +19,13 @@ constexpr long long kTenantRange = 1LL << 40;
 /// SQLite: the number of the tenant's range of search document keys (0 when it has none and
 /// `create` is false).
 long long tenant_range_number(soci::session& sql, const std::string& tenant_id, bool create) {
-  long long number = 0;
-  soci::indicator ind = soci::i_null;
-  sql << "SELECT number FROM customer_search_tenants WHERE tenant_id = :t", soci::use(tenant_id),
-      soci::into(number, ind);
-  if (sql.got_data() && ind == soci::i_ok) return number;
+  {
+    platform::SqliteQuery read(sql, "SELECT number FROM customer_search_tenants WHERE tenant_id = :t");
+    if (read.bind(1, tenant_id).step()) return read.integer(0);
+  }
   if (!create) return 0;
-  sql << "INSERT INTO customer_search_tenants (tenant_id) VALUES (:t) RETURNING number", soci::use(tenant_id),
-      soci::into(number);
-  return number;
+  return platform::insert_returning_key(sql, "INSERT INTO customer_search_tenants (tenant_id) VALUES (:t)", "number",
+                                        {tenant_id});
 }
 
 /// SQLite: a key for the search document of a customer that has none, the next in its
@@ -36,14 +34,13 @@ long long tenant_range_number(soci::session& sql, const std::string& tenant_id, 
 long long new_search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id) {
   long long low = tenant_range_number(sql, tenant_id, true) * kTenantRange;
   long long high = low + kTenantRange - 1;
-  auto doc = platform::execute(sql,
-                               "INSERT INTO customer_search_keys (doc, tenant_id, customer_id) SELECT COALESCE((SELECT doc FROM"
-                               " customer_search_keys WHERE doc BETWEEN :lo AND :hi ORDER BY doc DESC LIMIT 1), :lo2) + 1, :t, :c"
-                               " RETURNING doc",
-                               {low, high, low, tenant_id, customer_id});
-  if (!doc) throw std::runtime_error("no search document key was made");
-  if (*doc > high) throw std::runtime_error("the tenant's range of search document keys is exhausted");
-  return *doc;
+  long long doc = platform::insert_returning_key(
+      sql,
+      "INSERT INTO customer_search_keys (doc, tenant_id, customer_id) SELECT COALESCE((SELECT doc FROM"
+      " customer_search_keys WHERE doc BETWEEN :lo AND :hi ORDER BY doc DESC LIMIT 1), :lo2) + 1, :t, :c",
+      "doc", {low, high, low, tenant_id, customer_id});
+  if (doc > high) throw std::runtime_error("the tenant's range of search document keys is exhausted");
+  return doc;
 }
 
 /// SQLite: the integer key of a customer's search document (0 when it has none and

@@ -87,17 +87,18 @@ int EventBus::publish(UnitOfWork& uow, EventEnvelope& event) {
   soci::session& sql = uow.sql();
   std::string payload = json::dump(event.payload);
   long long created = now_ms();
-  auto seq = execute(sql,
-                     "INSERT INTO platform_outbox (id, type, version, tenant_id, aggregate_type, aggregate_id, occurred_at,"
-                     " actor_id, correlation_id, causation_id, trace_id, payload, created_at)"
-                     " VALUES (:id, :type, :version, :tenant, :agg_type, :agg_id, :occurred, :actor, :corr, :cause, :trace,"
-                     " :payload, :created) RETURNING seq",
-                     {event.id, event.type, static_cast<long long>(event.version), text_or_null(event.tenant_id),
-                      event.aggregate_type, event.aggregate_id, static_cast<long long>(event.occurred_at),
-                      text_or_null(event.actor_id), event.correlation_id, text_or_null(event.causation_id),
-                      event.trace_id, payload, created});
-  if (!seq) throw std::runtime_error("the outbox returned no sequence number");
-  event.sequence = *seq;
+  long long seq = insert_returning_key(
+      sql,
+      "INSERT INTO platform_outbox (id, type, version, tenant_id, aggregate_type, aggregate_id, occurred_at,"
+      " actor_id, correlation_id, causation_id, trace_id, payload, created_at)"
+      " VALUES (:id, :type, :version, :tenant, :agg_type, :agg_id, :occurred, :actor, :corr, :cause, :trace,"
+      " :payload, :created)",
+      "seq",
+      {event.id, event.type, static_cast<long long>(event.version), text_or_null(event.tenant_id),
+       event.aggregate_type, event.aggregate_id, static_cast<long long>(event.occurred_at),
+       text_or_null(event.actor_id), event.correlation_id, text_or_null(event.causation_id), event.trace_id,
+       payload, created});
+  event.sequence = seq;
   std::string aggregate_key = event.tenant_id + "|" + event.aggregate_type + "|" + event.aggregate_id;
   int queued = 0;
   for (const auto& s : async_) {
@@ -106,7 +107,7 @@ int EventBus::publish(UnitOfWork& uow, EventEnvelope& event) {
     execute(sql,
             "INSERT INTO platform_outbox_deliveries (subscriber, event_seq, aggregate_key, status, attempts,"
             " next_attempt_at, created_at, updated_at) VALUES (:s, :seq, :key, 'pending', 0, :next, :c, :u)",
-            {s.name, *seq, aggregate_key, created, created, created});
+            {s.name, seq, aggregate_key, created, created, created});
   }
   return queued;
 }

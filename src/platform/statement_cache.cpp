@@ -312,6 +312,20 @@ int SqliteQuery::parameter(const char* name) const {
   return index;
 }
 
+SqliteQuery& SqliteQuery::bind(int index, std::string_view text) {
+  int rc = sqlite_api::sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind_text: " + std::string(sqlite_api::sqlite3_errstr(rc)));
+  return *this;
+}
+
+SqliteQuery& SqliteQuery::bind(int index, long long number) {
+  int rc = sqlite_api::sqlite3_bind_int64(stmt_, index, number);
+  if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind_int64: " + std::string(sqlite_api::sqlite3_errstr(rc)));
+  return *this;
+}
+
+long long SqliteQuery::integer(int column) const { return sqlite_api::sqlite3_column_int64(stmt_, column); }
+
 bool SqliteQuery::step() {
   int rc = sqlite_api::sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -402,6 +416,17 @@ std::optional<long long> execute_soci(soci::session& session, std::string_view s
 std::optional<long long> execute(soci::session& session, std::string_view sql, std::initializer_list<SqlValue> values) {
   if (dynamic_cast<soci::sqlite3_session_backend*>(session.get_backend())) return execute_sqlite(session, sql, values);
   return execute_soci(session, sql, values);
+}
+
+long long insert_returning_key(soci::session& session, std::string_view sql, std::string_view key,
+                               std::initializer_list<SqlValue> values) {
+  if (auto* backend = dynamic_cast<soci::sqlite3_session_backend*>(session.get_backend())) {
+    execute_sqlite(session, sql, values);
+    return sqlite_api::sqlite3_last_insert_rowid(backend->conn_);
+  }
+  auto returned = execute_soci(session, std::string(sql) + " RETURNING " + std::string(key), values);
+  if (!returned) throw std::runtime_error("the insert returned no " + std::string(key));
+  return *returned;
 }
 
 }  // namespace crm::platform

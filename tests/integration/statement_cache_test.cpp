@@ -251,6 +251,21 @@ TEST_CASE("execute binds NULL, text, integers and reals in order, returns a RETU
     long long rows = 0;
     sql << "SELECT COUNT(*) FROM exec_items", soci::into(rows);
     CHECK(rows == 2);
+
+    // The key of a new row without RETURNING on SQLite (the rowid), with it on PostgreSQL.
+    const std::string plain = "INSERT INTO exec_items (name, qty) VALUES (:n, :q)";
+    long long third = crm::platform::insert_returning_key(sql, plain, "seq", {std::string_view("sekar"), 3LL});
+    long long fourth = crm::platform::insert_returning_key(sql, plain, "seq", {std::string_view("truntum"), 4LL});
+    CHECK(third > *second);
+    CHECK(fourth > third);
+    sql << "SELECT name FROM exec_items WHERE seq = :s", soci::use(fourth), soci::into(got_name);
+    CHECK(got_name == "truntum");
+    if (backend == "sqlite") {
+      crm::platform::SqliteQuery q(sql, "SELECT qty FROM exec_items WHERE name = :n AND seq >= :s");
+      REQUIRE(q.bind(1, "sekar").bind(2, third).step());
+      CHECK(q.integer(0) == 3);
+      CHECK_FALSE(q.step());
+    }
   }
 }
 

@@ -152,8 +152,13 @@ class SqliteQuery final {
   sqlite_api::sqlite3_stmt* get() const noexcept { return stmt_; }
   /// The index of a named parameter (":p0"); throws when the statement has none of that name.
   int parameter(const char* name) const;
+  /// Binds a value to the placeholder at `index` (from 1); the text must outlive the query.
+  SqliteQuery& bind(int index, std::string_view text);
+  SqliteQuery& bind(int index, long long number);
   /// Steps to the next row: false when there is none.
   bool step();
+  /// A column of the current row as an integer.
+  long long integer(int column) const;
 
  private:
   soci::session& session_;
@@ -183,5 +188,12 @@ inline SqlValue number_or_null(const std::optional<long long>& v) { return v ? S
 /// SQLite's message; SOCI's errors on PostgreSQL); a count of values that does not match
 /// the placeholders throws std::logic_error.
 std::optional<long long> execute(soci::session& session, std::string_view sql, std::initializer_list<SqlValue> values);
+
+/// Runs an INSERT of one row, as execute does, and returns the new row's integer key: on
+/// SQLite the rowid (`key` must be the table's INTEGER PRIMARY KEY), on PostgreSQL through
+/// "RETURNING key". SQLite answers RETURNING through a temporary table of its own, which
+/// costs more than the insert of a small row.
+long long insert_returning_key(soci::session& session, std::string_view sql, std::string_view key,
+                               std::initializer_list<SqlValue> values);
 
 }  // namespace crm::platform
