@@ -4,7 +4,11 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace crm::testing;
 
@@ -154,6 +158,28 @@ TEST_CASE("a full worker queue answers 503 with Retry-After while inline routes 
   CHECK_MESSAGE(slow.status == 200, slow.body);
   // Once the queue drains, work is accepted again.
   CHECK(client.get("/api/v1/probe/items/01234567-89ab-7def-8123-456789abcdef").status == 404);
+}
+
+TEST_CASE("writes that wait get more worker threads: forty slow writes run at once, not in waves") {
+  TestDatabase db("sqlite");
+  // Up to 40 write workers; the pool starts with 8 per core (16 on two cores) and grows.
+  ServerProcess server(db, {{"CRM_HTTP_WRITE_WORKER_THREADS", "40"}});
+  std::vector<std::thread> writers;
+  std::atomic<int> created{0};
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) {
+    writers.emplace_back([&, i] {
+      HttpClient client(server.port());
+      auto r = client.post_json("/api/v1/probe/items", R"({"name":"slow-)" + std::to_string(i) + R"(","sleep_ms":1000})");
+      if (r.status == 201) ++created;
+    });
+  }
+  for (auto& t : writers) t.join();
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  CHECK(created == 40);
+  // Sixteen threads alone would take three rounds of a second each.
+  CHECK_MESSAGE(elapsed.count() < 2500, elapsed.count(), " ms");
+  CHECK(db.scalar("SELECT COUNT(*) FROM probe_items WHERE name LIKE 'slow-%'") == 40);
 }
 
 }  // TEST_SUITE

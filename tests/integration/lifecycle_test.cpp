@@ -82,6 +82,7 @@ TEST_CASE("metrics expose request counters, latency histograms, pool and outbox"
   HttpClient client(server.port());
   client.get("/healthz");
   client.get("/api/v1/nothing-here");
+  REQUIRE(client.post_json("/api/v1/probe/items", R"({"name":"x"})").status == 201);  // one group commit
   auto m = client.get("/metrics");
   CHECK(m.status == 200);
   CHECK(m.header("Content-Type").rfind("text/plain", 0) == 0);
@@ -92,6 +93,18 @@ TEST_CASE("metrics expose request counters, latency histograms, pool and outbox"
   CHECK(m.body.find("crm_db_pool_connections{state=\"in_use\"}") != std::string::npos);
   CHECK(m.body.find("crm_outbox_deliveries{state=\"pending\"}") != std::string::npos);
   CHECK(m.body.find("crm_outbox_lag_seconds") != std::string::npos);
+  // The write's group commit: counted, and its leader's time by the clock and in CPU.
+  auto value_of = [&](const std::string& series) {
+    auto at = m.body.find("\n" + series + " ");
+    REQUIRE_MESSAGE(at != std::string::npos, series);
+    return std::stod(m.body.substr(at + series.size() + 2));
+  };
+  CHECK(value_of("crm_db_group_commits{count=\"units\"}") >= 1);
+  double wall = value_of("crm_db_group_commit_seconds{clock=\"wall\"}");
+  double cpu = value_of("crm_db_group_commit_seconds{clock=\"cpu\"}");
+  CHECK(wall > 0);
+  CHECK(cpu > 0);
+  CHECK(cpu <= wall + 0.001);
 }
 
 TEST_CASE("the OpenAPI document describes the registered routes") {

@@ -90,7 +90,7 @@ TEST_SUITE("platform/worker_pool") {
     CHECK(pool.threads() <= 4);
   }
 
-  TEST_CASE("join runs what was queued; a task that throws does not stop its thread") {
+  TEST_CASE("join runs what was queued, and a task that throws does not stop its thread") {
     std::atomic<int> ran{0};
     {
       WorkerPool pool(1, 1);
