@@ -393,6 +393,16 @@ std::vector<std::pair<std::string, std::string>> customer_keys_after(soci::sessi
                                                                      const std::string& id, int limit);
 /// The backend's prefix query for the terms (FTS5 MATCH text or a to_tsquery text).
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms);
+/// SQLite: relevance comes in tiers, 0 (best) to kSearchTiers - 1, from where the terms are
+/// found: 0 every term in the name and the first one starting it; 1 every term in the name;
+/// 2 each in the name, legal name, email or phone; 3 or the tags; 4 or a contact; 5
+/// anywhere, notes too. Within a tier, documents come in key order (oldest first).
+inline constexpr int kSearchTiers = 6;
+/// SQLite: the SQL of the match's tier (the platform's match_tier over the document's columns).
+const std::string& sqlite_match_tier();
+/// SQLite: the FTS5 query for the documents of exactly one tier (a column filter that leaves
+/// out the tiers before it), which FTS5 reads in rowid order without ranking every match.
+std::string sqlite_tier_expression(const std::vector<std::string>& terms, int tier);
 /// SQLite: the range of search document keys (rowids) that holds the tenant's documents;
 /// an empty range when it has none.
 std::pair<long long, long long> sqlite_search_range(soci::session& sql, const std::string& tenant_id);

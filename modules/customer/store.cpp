@@ -283,9 +283,10 @@ const SortColumn& sort_column(const std::string& field) {
   throw Error::bad_parameter("sort", "Unknown sort field " + field + ".");
 }
 
-/// The best-ranked search documents a relevance-ordered page is first looked for among
-/// (and, with a cursor, those ranked after it). Ranking is cheap next to joining every match
-/// to its customer, which a word found in thousands of documents made the bulk of a search.
+/// PostgreSQL: the best-ranked search documents a relevance-ordered page is first looked for
+/// among (and, with a cursor, those ranked after it). Ranking is cheap next to joining every
+/// match to its customer, which a word found in thousands of documents made the bulk of a
+/// search. (SQLite reads its tiers instead: tiered_page.)
 struct SearchWindow {
   long long size = 0;
   std::optional<double> after_rank;  // the cursor's rank and id; none on the first page
@@ -322,33 +323,37 @@ void add_match(std::string& out, soci::session& sql, Binder& b, const std::strin
   }
 }
 
-/// The tenant's search documents matching the filter's terms: columns customer_id and rank
-/// (lower is better on both backends), and on SQLite doc. With a window, only the window's
-/// documents.
+/// The tenant's search documents matching the filter's terms: columns customer_id and, when
+/// `ranked`, rank (lower is better on both backends: SQLite's tier, PostgreSQL's -ts_rank),
+/// and on SQLite doc. With a window (PostgreSQL), only the window's documents.
 std::string ranked_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id,
-                       const SearchWindow* window) {
+                       const SearchWindow* window, bool ranked = true) {
   std::string q = search_expression(sql, f.search_terms);
-  bool pg = is_postgres(sql);
+  if (!is_postgres(sql)) {
+    // Documents are read by rowid (doc) and mapped to customers through
+    // customer_search_keys: reading the UNINDEXED customer_id of every match back from
+    // FTS5's content table cost more than ranking them.
+    std::string inner = "SELECT rowid AS doc";
+    if (ranked) inner += ", CAST(" + sqlite_match_tier() + " AS REAL) AS rank";
+    inner += " FROM customer_search WHERE ";
+    add_match(inner, sql, b, q, tenant_id);
+    return std::string("SELECT w.doc, ") + (ranked ? "w.rank, " : "") + "k.customer_id FROM (" + inner +
+           ") w JOIN customer_search_keys k ON k.doc = w.doc";
+  }
   // One b.add per statement, in the order the placeholders appear: parameters are bound by
   // position, and the operands of + are not evaluated in a fixed order.
-  std::string inner;
+  std::string inner = "SELECT customer_id";
   auto add_rank = [&] {
-    if (!pg) {
-      // Column weights: name, legal_name, email, phone, tags, contacts, notes.
-      inner += "weighted_match(customer_search, 10.0, 5.0, 5.0, 5.0, 3.0, 2.0, 1.0)";
-      return;
-    }
     inner += "CAST(-ts_rank(document, to_tsquery('simple', ";
     inner += b.add(q);
     inner += ")) AS DOUBLE PRECISION)";
   };
-  // SQLite: documents are read by rowid (doc) and mapped to customers through
-  // customer_search_keys; reading the UNINDEXED customer_id of every match back from FTS5's
-  // content table cost more than ranking them. Ties in rank are broken by doc, so a window
-  // ordered by (rank, doc) is exactly the start of the full ordering.
-  inner += pg ? "SELECT customer_id, " : "SELECT rowid AS doc, ";
-  add_rank();
-  inner += " AS rank FROM customer_search WHERE ";
+  if (ranked) {
+    inner += ", ";
+    add_rank();
+    inner += " AS rank";
+  }
+  inner += " FROM customer_search WHERE ";
   add_match(inner, sql, b, q, tenant_id);
   if (window) {
     if (window->after_rank) {
@@ -360,31 +365,23 @@ std::string ranked_sql(soci::session& sql, const CustomerFilter& f, Binder& b, c
       add_rank();
       inner += " = ";
       inner += b.add(*window->after_rank);
-      if (pg) {
-        inner += " AND customer_id > ";
-        inner += b.add(window->after_id);
-      } else {
-        inner += " AND rowid > ";
-        inner += search_doc_of(b, tenant_id, window->after_id);
-      }
+      inner += " AND customer_id > ";
+      inner += b.add(window->after_id);
       inner += "))";
     }
-    inner += pg ? " ORDER BY rank, customer_id LIMIT " : " ORDER BY rank, rowid LIMIT ";
+    inner += " ORDER BY rank, customer_id LIMIT ";
     inner += b.add(window->size);
-  }
-  if (!pg) {
-    inner = "SELECT w.doc, w.rank, k.customer_id FROM (" + inner +
-            ") w JOIN customer_search_keys k ON k.doc = w.doc";
   }
   return inner;
 }
 
 /// FROM of a customer query: with search terms, joined to the matching search documents and
-/// their rank.
-std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
+/// their rank (unless a count needs no rank).
+std::string from_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id,
+                     bool ranked = true) {
   std::string from = "customer_customers c";
   if (f.search_terms.empty()) return from;
-  return from + " JOIN (" + ranked_sql(sql, f, b, tenant_id, nullptr) + ") s ON s.customer_id = c.id";
+  return from + " JOIN (" + ranked_sql(sql, f, b, tenant_id, nullptr, ranked) + ") s ON s.customer_id = c.id";
 }
 
 std::string filter_sql(soci::session& sql, const CustomerFilter& f, Binder& b, const std::string& tenant_id) {
@@ -779,42 +776,13 @@ std::vector<RowOf<Fetch>> list_page(soci::session& sql, const std::string& tenan
   return fetch_all<Fetch>(sql, query, b, searching);
 }
 
-/// A relevance-ordered page from the best-ranked documents of a window: the window's
-/// customers are read in rank order, a few more than a page at a time, until the page is
-/// full. Joining every document of the window to its customer, then sorting, read eight
-/// times the rows a page shows. None when the window held fewer rows than the page needs
-/// while more documents match than it held.
+/// Appends to `out`, in the order of `ranked` (rank, customer id), the customers that pass
+/// the query's filters, until `out` holds a page. The customers are read a few more than a
+/// page at a time: joining every candidate to its customer, then sorting, read eight times
+/// the rows a page shows.
 template <class Fetch>
-std::optional<std::vector<RowOf<Fetch>>> page_from_window(soci::session& sql, const std::string& tenant_id,
-                                                          const CustomerQuery& q, const SearchWindow& window) {
-  std::vector<std::pair<double, std::string>> ranked;  // in rank order
-  {
-    Binder b;
-    std::string text = "SELECT s.rank, s.customer_id FROM (" + ranked_sql(sql, q.filter, b, tenant_id, &window) +
-                       ") s ORDER BY s.rank, " + (is_postgres(sql) ? "s.customer_id" : "s.doc");
-    if (!is_postgres(sql)) {
-      platform::SqliteQuery st(sql, text);
-      b.bind(st);
-      while (st.step()) {
-        const auto* id = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 1));
-        ranked.emplace_back(sqlite_api::sqlite3_column_double(st.get(), 0),
-                            std::string(id ? id : "", static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st.get(), 1))));
-      }
-    } else {
-      double rank = 0;
-      std::string id;
-      soci::statement st(sql);
-      b.bind(st);
-      st.exchange(soci::into(rank));
-      st.exchange(soci::into(id));
-      st.alloc();
-      st.prepare(text);
-      st.define_and_bind();
-      st.execute();
-      while (st.fetch()) ranked.emplace_back(rank, id);
-    }
-  }
-  std::vector<RowOf<Fetch>> out;
+void append_in_order(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q,
+                     const std::vector<std::pair<double, std::string>>& ranked, std::vector<RowOf<Fetch>>& out) {
   std::size_t at = 0, chunk = static_cast<std::size_t>(q.limit) + 8;
   while (static_cast<long long>(out.size()) < q.limit && at < ranked.size()) {
     std::size_t n = std::min(chunk, ranked.size() - at);
@@ -846,8 +814,155 @@ std::optional<std::vector<RowOf<Fetch>>> page_from_window(soci::session& sql, co
     at += n;
     chunk *= 2;
   }
+}
+
+/// PostgreSQL: a relevance-ordered page from the best-ranked documents of a window. None when
+/// the window held fewer rows than the page needs while more documents match than it held.
+template <class Fetch>
+std::optional<std::vector<RowOf<Fetch>>> page_from_window(soci::session& sql, const std::string& tenant_id,
+                                                          const CustomerQuery& q, const SearchWindow& window) {
+  std::vector<std::pair<double, std::string>> ranked;  // in rank order
+  {
+    Binder b;
+    std::string text = "SELECT s.rank, s.customer_id FROM (" + ranked_sql(sql, q.filter, b, tenant_id, &window) +
+                       ") s ORDER BY s.rank, s.customer_id";
+    double rank = 0;
+    std::string id;
+    soci::statement st(sql);
+    b.bind(st);
+    st.exchange(soci::into(rank));
+    st.exchange(soci::into(id));
+    st.alloc();
+    st.prepare(text);
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) ranked.emplace_back(rank, id);
+  }
+  std::vector<RowOf<Fetch>> out;
+  append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
   if (static_cast<long long>(out.size()) < q.limit && static_cast<long long>(ranked.size()) >= window.size) {
     return std::nullopt;
+  }
+  return out;
+}
+
+/// SQLite: whether FTS5 reads the matches of every term lazily, in rowid order: terms of 2 to
+/// 4 characters come from the prefix indexes (migration 0008). A longer prefix has FTS5
+/// gather the posting lists of every word it begins first, whatever LIMIT follows, so each
+/// query of a tier costs that again.
+bool lazily_matched(const std::vector<std::string>& terms) {
+  return std::all_of(terms.begin(), terms.end(), [](const std::string& t) {
+    auto chars = std::count_if(t.begin(), t.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+    return chars >= 2 && chars <= 4;
+  });
+}
+
+/// SQLite: appends to `out` the customers of the matches ranked after (tier, after_doc), in
+/// (tier, document key) order, from one pass over every match that ranks them all with
+/// match_tier: a window of the best at a time.
+template <class Fetch>
+void ranked_rest(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q, int tier, long long after_doc,
+                 std::vector<RowOf<Fetch>>& out) {
+  auto [low, high] = sqlite_search_range(sql, tenant_id);
+  const std::string expression = search_expression(sql, q.filter.search_terms);
+  const std::string rank = "CAST(" + sqlite_match_tier() + " AS REAL)";
+  const long long window = std::max<long long>(200, 8LL * q.limit);
+  // The innermost query has a LIMIT (of none) so that SQLite does not fold it into the one
+  // around it, which would compute the rank three times a row.
+  platform::SqliteQuery st(sql,
+                           "SELECT w.doc, w.rank, k.customer_id FROM (SELECT doc, rank FROM (SELECT rowid AS doc, " +
+                               rank +
+                               " AS rank FROM customer_search WHERE customer_search MATCH :q AND rowid BETWEEN :lo AND :hi"
+                               " LIMIT -1) WHERE rank > :r1 OR (rank = :r2 AND doc > :d) ORDER BY rank, doc LIMIT :n) w"
+                               " LEFT JOIN customer_search_keys k ON k.doc = w.doc ORDER BY w.rank, w.doc");
+  double after_rank = tier;
+  while (static_cast<long long>(out.size()) < q.limit) {
+    std::vector<std::pair<double, std::string>> ranked;
+    long long read = 0;
+    st.reset();
+    st.bind(1, expression).bind(2, low).bind(3, high).bind(6, after_doc).bind(7, window);
+    sqlite_api::sqlite3_bind_double(st.get(), 4, after_rank);
+    sqlite_api::sqlite3_bind_double(st.get(), 5, after_rank);
+    while (st.step()) {
+      ++read;
+      after_doc = st.integer(0);
+      after_rank = sqlite_api::sqlite3_column_double(st.get(), 1);
+      const auto* id = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 2));
+      if (id == nullptr) continue;  // a document without its key: never written so
+      ranked.emplace_back(after_rank,
+                          std::string(id, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st.get(), 2))));
+    }
+    append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
+    if (read < window) break;  // that was the last of the matches
+  }
+}
+
+/// SQLite: a relevance-ordered page, in (tier, document key) order from the cursor on: the
+/// tier as the rank, and the customer whose key the page ended at. A tier whose matches FTS5
+/// reads lazily (and the first tier, unless the first term holds a digit, as in an email
+/// address or a phone number, which rarely start a name) is read on its own, in key order,
+/// a few more than a page at a time: a word found in thousands of names then costs what the
+/// page needs, not a rank for each match. The rest comes from ranked_rest, one pass that
+/// ranks every match, which is cheaper than several passes of tiers that each gather the
+/// posting lists of a long prefix again. Both give the same order.
+template <class Fetch>
+std::vector<RowOf<Fetch>> tiered_page(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q) {
+  const auto& terms = q.filter.search_terms;
+  int tier = 0;
+  long long after_doc = 0;  // 0: from the start of the tier
+  auto [low, high] = sqlite_search_range(sql, tenant_id);
+  if (q.after) {
+    const auto* values = q.after->if_contains("k");
+    const auto* id = q.after->if_contains("id");
+    std::optional<double> rank;
+    if (values && values->is_array() && values->get_array().size() == 1) rank = parse_exact_real(values->get_array()[0]);
+    // Ranks of another kind (a cursor from before the tiers, say) are refused.
+    if (!rank || !(*rank >= 0 && *rank < kSearchTiers) || *rank != static_cast<int>(*rank) || !id || !id->is_string()) {
+      bad_cursor();
+    }
+    tier = static_cast<int>(*rank);
+    platform::SqliteQuery doc(sql, "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c");
+    if (!doc.bind(1, tenant_id).bind(2, std::string_view(id->get_string())).step()) {
+      // The customer the page ended at was purged since: its place in the order is gone.
+      throw Error::bad_parameter("cursor", "The customer this cursor points after no longer exists; start again.");
+    }
+    after_doc = doc.integer(0);
+  }
+  std::vector<RowOf<Fetch>> out;
+  const bool lazy = lazily_matched(terms);
+  const bool identifier = std::any_of(terms.front().begin(), terms.front().end(),
+                                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+  constexpr long long kMaxChunk = 512;
+  for (; tier < kSearchTiers && static_cast<long long>(out.size()) < q.limit; ++tier, after_doc = 0) {
+    if (!lazy && (tier > 0 || identifier)) {
+      ranked_rest<Fetch>(sql, tenant_id, q, tier, after_doc, out);
+      break;
+    }
+    std::string expression = sqlite_tier_expression(terms, tier);
+    platform::SqliteQuery st(sql,
+                             "SELECT w.doc, k.customer_id FROM (SELECT rowid AS doc FROM customer_search"
+                             " WHERE customer_search MATCH :q AND rowid BETWEEN :lo AND :hi ORDER BY rowid LIMIT :n) w"
+                             " LEFT JOIN customer_search_keys k ON k.doc = w.doc ORDER BY w.doc");
+    long long from = after_doc ? after_doc + 1 : low;
+    long long chunk = std::min<long long>(kMaxChunk, q.limit + 8);
+    while (static_cast<long long>(out.size()) < q.limit && from <= high) {
+      std::vector<std::pair<double, std::string>> ranked;
+      long long read = 0, last = 0;
+      st.reset();
+      st.bind(1, expression).bind(2, from).bind(3, high).bind(4, chunk);
+      while (st.step()) {
+        ++read;
+        last = st.integer(0);
+        const auto* id = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 1));
+        if (id == nullptr) continue;  // a document without its key: never written so
+        ranked.emplace_back(static_cast<double>(tier),
+                            std::string(id, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st.get(), 1))));
+      }
+      append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
+      if (read < chunk) break;  // the tier has no more documents
+      from = last + 1;
+      chunk = std::min(kMaxChunk, chunk * 2);
+    }
   }
   return out;
 }
@@ -857,6 +972,7 @@ std::vector<RowOf<Fetch>> list_rows(soci::session& sql, const std::string& tenan
   bool by_relevance = !q.filter.search_terms.empty() && q.sort.size() == 1 && q.sort[0].field == "relevance" &&
                       !q.sort[0].descending;
   if (!by_relevance) return list_page<Fetch>(sql, tenant_id, q);
+  if (!is_postgres(sql)) return tiered_page<Fetch>(sql, tenant_id, q);
   // The page is looked for among the best-ranked documents first. Filters and deleted
   // customers can leave it short; then, if more documents match than the window held, the
   // page comes from all of them.
@@ -888,7 +1004,7 @@ std::vector<CustomerDocument> list_customer_documents(soci::session& sql, const 
 
 std::int64_t count_customers(soci::session& sql, const std::string& tenant_id, const CustomerFilter& f) {
   Binder b;
-  std::string from = from_sql(sql, f, b, tenant_id);
+  std::string from = from_sql(sql, f, b, tenant_id, false);
   std::string where = filter_sql(sql, f, b, tenant_id);
   return b.scalar(sql, "SELECT COUNT(*) FROM " + from + " WHERE " + where);
 }

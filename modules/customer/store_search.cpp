@@ -5,11 +5,42 @@
 
 #include <soci/soci.h>
 
+#include <iterator>
+
 namespace crm::customer::store {
 
 namespace {
 
 constexpr int kIndexedNotes = 200;
+
+/// The columns of a search document, in the table's order, with their relevance tiers.
+struct SearchColumn {
+  const char* name;
+  int tier;
+};
+constexpr SearchColumn kSearchColumns[] = {{"name", 1},     {"legal_name", 2}, {"email", 2},  {"phone", 2},
+                                           {"tags", 3},     {"contacts", 4},   {"notes", 5}};
+static_assert(kSearchColumns[0].tier == 1 && kSearchColumns[1].tier > 1, "the name alone is tier 1");
+static_assert(kSearchColumns[std::size(kSearchColumns) - 1].tier == kSearchTiers - 1, "the last tier is anywhere");
+
+std::string phrases(const std::vector<std::string>& terms, bool first_starts) {
+  std::string out;
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    // Terms are letters and digits only (domain::search_terms), so no syntax can be injected.
+    out += (i ? " " : "") + std::string(i == 0 && first_starts ? "^\"" : "\"") + terms[i] + "\"*";
+  }
+  return out;
+}
+
+/// Documents of tier `tier` or better: every term within the columns of those tiers.
+std::string at_most_tier(const std::vector<std::string>& terms, int tier) {
+  if (tier == 0) return std::string("{") + kSearchColumns[0].name + "} : (" + phrases(terms, true) + ")";
+  std::string columns;
+  for (const auto& c : kSearchColumns) {
+    if (c.tier <= tier) columns += (columns.empty() ? "" : " ") + std::string(c.name);
+  }
+  return "{" + columns + "} : (" + phrases(terms, false) + ")";
+}
 constexpr std::size_t kMaxNotesText = 100000;
 
 bool postgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
@@ -187,13 +218,24 @@ std::pair<long long, long long> sqlite_search_range(soci::session& sql, const st
   return {number * kTenantRange, number * kTenantRange + kTenantRange - 1};
 }
 
+const std::string& sqlite_match_tier() {
+  static const std::string text = [] {
+    std::string out = "match_tier(customer_search";
+    for (const auto& c : kSearchColumns) out += ", " + std::to_string(c.tier);
+    return out + ")";
+  }();
+  return text;
+}
+
+std::string sqlite_tier_expression(const std::vector<std::string>& terms, int tier) {
+  if (tier == 0) return at_most_tier(terms, 0);
+  return "(" + at_most_tier(terms, tier) + ") NOT (" + at_most_tier(terms, tier - 1) + ")";
+}
+
 std::string search_expression(soci::session& sql, const std::vector<std::string>& terms) {
+  if (!postgres(sql)) return phrases(terms, false);
   std::string q;
-  for (const auto& t : terms) {
-    // Terms are letters and digits only (domain::search_terms), so neither syntax can be injected.
-    if (postgres(sql)) q += (q.empty() ? "" : " & ") + t + ":*";
-    else q += (q.empty() ? "" : " ") + std::string("\"") + t + "\"*";
-  }
+  for (const auto& t : terms) q += (q.empty() ? "" : " & ") + t + ":*";  // letters and digits only
   return q;
 }
 

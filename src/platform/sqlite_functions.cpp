@@ -9,29 +9,34 @@ namespace {
 
 using namespace sqlite_api;
 
-void weighted_match(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* out, int n_weights,
-                    sqlite3_value** weights) {
+void match_tier(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* out, int n_tiers,
+                sqlite3_value** tiers) {
+  if (n_tiers < 1) {
+    sqlite3_result_error(out, "match_tier needs the tier of column 0 at least", -1);
+    return;
+  }
+  auto tier_of = [&](int column) { return sqlite3_value_int64(tiers[column]); };
   int phrases = api->xPhraseCount(fts);
-  double score = 0;
+  long long worst = 0;
+  bool starts_column_0 = false;
   for (int p = 0; p < phrases; ++p) {
     Fts5PhraseIter it;
     int column = 0, offset = 0;
-    double best = 0, rest = 0;
+    long long best = -1;
     int rc = api->xPhraseFirst(fts, p, &it, &column, &offset);
     if (rc != SQLITE_OK) {
       sqlite3_result_error_code(out, rc);
       return;
     }
     for (; column >= 0; api->xPhraseNext(fts, &it, &column, &offset)) {
-      double w = column < n_weights ? sqlite3_value_double(weights[column]) : 1.0;
-      if (offset == 0) w *= 1.5;
-      if (w > best) std::swap(w, best);
-      rest += w;
+      long long tier = tier_of(std::min(column, n_tiers - 1));
+      if (best < 0 || tier < best) best = tier;
+      if (p == 0 && column == 0 && offset == 0) starts_column_0 = true;
     }
-    // Further occurrences add up to half the best one's weight again.
-    score += best + 0.5 * std::min(rest, best);
+    // A phrase without an instance (a NOT branch, say) does not make the match worse.
+    if (best > worst) worst = best;
   }
-  sqlite3_result_double(out, -score);
+  sqlite3_result_int64(out, starts_column_0 && worst == tier_of(0) ? worst - 1 : worst);
 }
 
 }  // namespace
@@ -44,7 +49,7 @@ bool register_sqlite_functions(sqlite3* conn) {
   sqlite3_step(st);
   sqlite3_finalize(st);
   if (api == nullptr || api->iVersion < 2) return false;
-  return api->xCreateFunction(api, "weighted_match", nullptr, weighted_match, nullptr) == SQLITE_OK;
+  return api->xCreateFunction(api, "match_tier", nullptr, match_tier, nullptr) == SQLITE_OK;
 }
 
 }  // namespace crm::platform

@@ -7,16 +7,20 @@ namespace crm::platform {
 
 /// Registers, on one connection, the FTS5 auxiliary function
 ///
-///     weighted_match(fts_table, weight_of_column_0, weight_of_column_1, ...)
+///     match_tier(fts_table, tier_of_column_0, tier_of_column_1, ...)
 ///
-/// It ranks a document by where its phrases are found. Each phrase of the query counts the
-/// weight of the best column it occurs in (half as much again at the column's first token),
-/// plus its other occurrences' weights up to half the best one's: a word twice in a name
-/// ranks above once, and no number of mentions in a long text outranks the name. The rank
-/// is minus the sum over the phrases, so that ORDER BY puts the best first, as with bm25().
-/// Unlike bm25() it reads neither each document's length nor each phrase's document count:
-/// those cost a b-tree lookup per matching row and a walk of every phrase's whole posting
-/// list per query, three quarters of a search over a word found in thousands of documents.
+/// The tier of a match, lower for better matches, from the columns its phrases are found in:
+/// each phrase counts the best (smallest) tier among the columns it occurs in, and the match
+/// is as good as its worst phrase. It is one better still (column 0's tier minus one) when
+/// every phrase is in a column of column 0's tier and the first phrase is column 0's first
+/// token. Columns past the arguments take the last one's tier.
+///
+/// The tiers mirror what FTS5's column filters select: with tiers t(c), a match has a tier of
+/// at most T exactly when it matches `{every column c with t(c) <= T} : (phrases)`, and tier
+/// t(0) - 1 when it matches `{column 0} : (^first rest)` (when column 0 alone has its tier).
+/// So a search can read one tier at a time, in rowid order, and stop as soon as it has what
+/// it needs, where a score ranks every match first; this function gives the same tiers in
+/// one pass where all matches are read anyway.
 /// Returns false when FTS5 is not available.
 bool register_sqlite_functions(sqlite_api::sqlite3* conn);
 

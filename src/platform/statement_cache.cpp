@@ -326,6 +326,8 @@ SqliteQuery& SqliteQuery::bind(int index, long long number) {
 
 long long SqliteQuery::integer(int column) const { return sqlite_api::sqlite3_column_int64(stmt_, column); }
 
+void SqliteQuery::reset() { sqlite_api::sqlite3_reset(stmt_); }
+
 bool SqliteQuery::step() {
   int rc = sqlite_api::sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;

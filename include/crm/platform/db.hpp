@@ -157,6 +157,8 @@ class SqliteQuery final {
   SqliteQuery& bind(int index, long long number);
   /// Steps to the next row: false when there is none.
   bool step();
+  /// Rewinds the statement to run it again; the bindings stay until bound anew.
+  void reset();
   /// A column of the current row as an integer.
   long long integer(int column) const;
 
