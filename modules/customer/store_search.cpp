@@ -12,6 +12,7 @@ namespace crm::customer::store {
 namespace {
 
 constexpr int kIndexedNotes = 200;
+constexpr std::size_t kMaxNotesText = 100000;
 
 /// The columns of a search document, in the table's order, with their relevance tiers.
 struct SearchColumn {
@@ -41,7 +42,6 @@ std::string at_most_tier(const std::vector<std::string>& terms, int tier) {
   }
   return "{" + columns + "} : (" + phrases(terms, false) + ")";
 }
-constexpr std::size_t kMaxNotesText = 100000;
 
 bool postgres(soci::session& sql) { return sql.get_backend_name() == "postgresql"; }
 
