@@ -142,8 +142,10 @@ void describe_customer_api(platform::Router& router) {
       query("limit", "Page size, 1 to 200 (default 25)", integer()),
       query("cursor", "next_cursor of the previous page"),
       query("include_total", "Add page.total", boolean()),
-      query("q", "Full-text search (prefix matching) over name, legal name, email, phone, tags, contact names "
-                 "and notes; ranked"),
+      query("q", "Full-text search (prefix matching; every word must match) over name, legal name, email, phone, "
+                 "tags, contact names and notes; ranked by where the words are found: the name first (a name that "
+                 "starts with the first word before other names), then legal name, email or phone, tags, contacts, "
+                 "notes"),
       query("sort", "Comma-separated fields, - for descending: name, code, status, created_at, updated_at, "
                     "lifetime_value, credit_limit, relevance (with q; the default then) (default -created_at)"),
   };
