@@ -861,9 +861,9 @@ bool lazily_matched(const std::vector<std::string>& terms) {
 /// (tier, document key) order, from one pass over every match that ranks them all with
 /// match_tier: a window of the best at a time.
 template <class Fetch>
-void ranked_rest(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q, int tier, long long after_doc,
-                 std::vector<RowOf<Fetch>>& out) {
-  auto [low, high] = sqlite_search_range(sql, tenant_id);
+void ranked_rest(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q,
+                 std::pair<long long, long long> range, int tier, long long after_doc, std::vector<RowOf<Fetch>>& out) {
+  auto [low, high] = range;
   const std::string expression = search_expression(sql, q.filter.search_terms);
   const std::string rank = "CAST(" + sqlite_match_tier() + " AS REAL)";
   const long long window = std::max<long long>(200, 8LL * q.limit);
@@ -881,16 +881,12 @@ void ranked_rest(soci::session& sql, const std::string& tenant_id, const Custome
     long long read = 0;
     st.reset();
     st.bind(1, expression).bind(2, low).bind(3, high).bind(6, after_doc).bind(7, window);
-    sqlite_api::sqlite3_bind_double(st.get(), 4, after_rank);
-    sqlite_api::sqlite3_bind_double(st.get(), 5, after_rank);
+    st.bind(4, after_rank).bind(5, after_rank);
     while (st.step()) {
       ++read;
       after_doc = st.integer(0);
       after_rank = sqlite_api::sqlite3_column_double(st.get(), 1);
-      const auto* id = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 2));
-      if (id == nullptr) continue;  // a document without its key: never written so
-      ranked.emplace_back(after_rank,
-                          std::string(id, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st.get(), 2))));
+      if (auto id = st.text(2)) ranked.emplace_back(after_rank, std::string(*id));  // else a document without its key
     }
     append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
     if (read < window) break;  // that was the last of the matches
@@ -910,7 +906,8 @@ std::vector<RowOf<Fetch>> tiered_page(soci::session& sql, const std::string& ten
   const auto& terms = q.filter.search_terms;
   int tier = 0;
   long long after_doc = 0;  // 0: from the start of the tier
-  auto [low, high] = sqlite_search_range(sql, tenant_id);
+  const auto range = sqlite_search_range(sql, tenant_id);
+  const auto [low, high] = range;
   if (q.after) {
     const auto* values = q.after->if_contains("k");
     const auto* id = q.after->if_contains("id");
@@ -935,7 +932,7 @@ std::vector<RowOf<Fetch>> tiered_page(soci::session& sql, const std::string& ten
   constexpr long long kMaxChunk = 512;
   for (; tier < kSearchTiers && static_cast<long long>(out.size()) < q.limit; ++tier, after_doc = 0) {
     if (!lazy && (tier > 0 || identifier)) {
-      ranked_rest<Fetch>(sql, tenant_id, q, tier, after_doc, out);
+      ranked_rest<Fetch>(sql, tenant_id, q, range, tier, after_doc, out);
       break;
     }
     std::string expression = sqlite_tier_expression(terms, tier);
@@ -953,10 +950,7 @@ std::vector<RowOf<Fetch>> tiered_page(soci::session& sql, const std::string& ten
       while (st.step()) {
         ++read;
         last = st.integer(0);
-        const auto* id = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(st.get(), 1));
-        if (id == nullptr) continue;  // a document without its key: never written so
-        ranked.emplace_back(static_cast<double>(tier),
-                            std::string(id, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(st.get(), 1))));
+        if (auto id = st.text(1)) ranked.emplace_back(static_cast<double>(tier), std::string(*id));  // else no key
       }
       append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
       if (read < chunk) break;  // the tier has no more documents

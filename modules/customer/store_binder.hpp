@@ -39,17 +39,10 @@ class Binder {
   void bind(platform::SqliteQuery& query) const {
     for (std::size_t i = 0; i < params_.size(); ++i) {
       int index = query.parameter((":p" + std::to_string(i)).c_str());
-      auto* st = query.get();
       std::visit(
           [&](const auto* v) {
-            using T = std::decay_t<decltype(*v)>;
-            if constexpr (std::is_same_v<T, std::string>) {
-              sqlite_api::sqlite3_bind_text(st, index, v->data(), static_cast<int>(v->size()), SQLITE_STATIC);
-            } else if constexpr (std::is_same_v<T, long long>) {
-              sqlite_api::sqlite3_bind_int64(st, index, *v);
-            } else {
-              sqlite_api::sqlite3_bind_double(st, index, *v);
-            }
+            if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, std::string>) query.bind(index, std::string_view(*v));
+            else query.bind(index, *v);
           },
           params_[i]);
     }

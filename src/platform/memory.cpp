@@ -8,6 +8,7 @@
 #endif
 
 #include "crm/platform/periodic_task.hpp"
+#include "crm/platform/time.hpp"
 
 namespace crm::platform {
 
@@ -31,11 +32,7 @@ std::size_t release_free_memory() noexcept {
 namespace {
 
 /// CPU time of the whole process, in nanoseconds.
-std::int64_t process_cpu_ns() noexcept {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
+std::int64_t process_cpu_ns() noexcept { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
 
 }  // namespace
 

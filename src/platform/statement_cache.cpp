@@ -324,7 +324,33 @@ SqliteQuery& SqliteQuery::bind(int index, long long number) {
   return *this;
 }
 
+SqliteQuery& SqliteQuery::bind(int index, double number) {
+  int rc = sqlite_api::sqlite3_bind_double(stmt_, index, number);
+  if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind_double: " + std::string(sqlite_api::sqlite3_errstr(rc)));
+  return *this;
+}
+
+SqliteQuery& SqliteQuery::bind_value(int index, const SqlValue& value) {
+  if (std::holds_alternative<std::monostate>(value)) {
+    int rc = sqlite_api::sqlite3_bind_null(stmt_, index);
+    if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind_null: " + std::string(sqlite_api::sqlite3_errstr(rc)));
+    return *this;
+  }
+  return std::visit(
+      [&](const auto& x) -> SqliteQuery& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::monostate>) return *this;
+        else return bind(index, x);
+      },
+      value);
+}
+
 long long SqliteQuery::integer(int column) const { return sqlite_api::sqlite3_column_int64(stmt_, column); }
+
+std::optional<std::string_view> SqliteQuery::text(int column) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(stmt_, column));
+  if (p == nullptr) return std::nullopt;
+  return std::string_view(p, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(stmt_, column)));
+}
 
 void SqliteQuery::reset() { sqlite_api::sqlite3_reset(stmt_); }
 
@@ -344,33 +370,16 @@ namespace {
 std::optional<long long> execute_sqlite(soci::session& session, std::string_view sql,
                                         std::initializer_list<SqlValue> values) {
   SqliteQuery query(session, std::string(sql));
-  auto* st = query.get();
-  if (sqlite_api::sqlite3_bind_parameter_count(st) != static_cast<int>(values.size())) {
+  int placeholders = sqlite_api::sqlite3_bind_parameter_count(query.get());
+  if (placeholders != static_cast<int>(values.size())) {
     throw std::logic_error("execute: " + std::to_string(values.size()) + " values for " +
-                           std::to_string(sqlite_api::sqlite3_bind_parameter_count(st)) + " placeholders");
+                           std::to_string(placeholders) + " placeholders");
   }
   int index = 1;
-  for (const auto& v : values) {
-    int rc = std::visit(
-        [&](const auto& x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, std::monostate>) {
-            return sqlite_api::sqlite3_bind_null(st, index);
-          } else if constexpr (std::is_same_v<T, std::string_view>) {
-            return sqlite_api::sqlite3_bind_text(st, index, x.data(), static_cast<int>(x.size()), SQLITE_STATIC);
-          } else if constexpr (std::is_same_v<T, long long>) {
-            return sqlite_api::sqlite3_bind_int64(st, index, x);
-          } else {
-            return sqlite_api::sqlite3_bind_double(st, index, x);
-          }
-        },
-        v);
-    if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind: " + std::string(sqlite_api::sqlite3_errstr(rc)));
-    ++index;
-  }
+  for (const auto& v : values) query.bind_value(index++, v);
   std::optional<long long> first;
   if (query.step()) {
-    first = sqlite_api::sqlite3_column_int64(st, 0);
+    first = query.integer(0);
     while (query.step()) {
     }
   }

@@ -15,6 +15,12 @@ namespace crm::platform {
 
 TimestampMs SystemClock::now_ms() const { return platform::now_ms(); }
 
+std::int64_t clock_ns(clockid_t clock) noexcept {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
 TimestampMs now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

@@ -170,11 +170,7 @@ struct RunningGroup {
   RunningGroup& operator=(const RunningGroup&) = delete;
 };
 
-std::uint64_t nanoseconds(clockid_t clock) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
-}
+std::uint64_t nanoseconds(clockid_t clock) { return static_cast<std::uint64_t>(clock_ns(clock)); }
 
 /// Adds the wall and CPU time from its construction to its destruction to two counters.
 class HoldTimer {

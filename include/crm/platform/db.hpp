@@ -138,6 +138,19 @@ class Database final {
 /// Opens the database described by the configuration (demo SQLite under data_dir when no URL).
 std::unique_ptr<Database> open_database(const Config& config);
 
+/// A value for a statement's placeholder: NULL, text, an integer or a real. Text is not
+/// copied: it must outlive the call it is passed to.
+using SqlValue = std::variant<std::monostate, std::string_view, long long, double>;
+
+/// Text, or NULL when there is none (absent, or empty for `text_or_null(const std::string&)`).
+inline SqlValue text_or_null(const std::string& s) {
+  return s.empty() ? SqlValue() : SqlValue(std::string_view(s));
+}
+inline SqlValue text_or_null(const std::optional<std::string>& s) {
+  return s ? SqlValue(std::string_view(*s)) : SqlValue();
+}
+inline SqlValue number_or_null(const std::optional<long long>& v) { return v ? SqlValue(*v) : SqlValue(); }
+
 /// SQLite only: a statement of a session's connection for `sql`, taken from the connection's
 /// statement cache (or prepared) and given back to it, reset and with its bindings cleared,
 /// when this goes. For hot reads that bind and read columns with the SQLite API instead of
@@ -155,12 +168,16 @@ class SqliteQuery final {
   /// Binds a value to the placeholder at `index` (from 1); the text must outlive the query.
   SqliteQuery& bind(int index, std::string_view text);
   SqliteQuery& bind(int index, long long number);
+  SqliteQuery& bind(int index, double number);
+  SqliteQuery& bind_value(int index, const SqlValue& value);  // NULL for std::monostate
   /// Steps to the next row: false when there is none.
   bool step();
   /// Rewinds the statement to run it again; the bindings stay until bound anew.
   void reset();
   /// A column of the current row as an integer.
   long long integer(int column) const;
+  /// A column of the current row as text, valid until the next step; none when NULL.
+  std::optional<std::string_view> text(int column) const;
 
  private:
   soci::session& session_;
@@ -168,19 +185,6 @@ class SqliteQuery final {
   sqlite_api::sqlite3_stmt* stmt_ = nullptr;
   bool cached_ = false;  // goes back to the connection's cache
 };
-
-/// A value for a statement's placeholder: NULL, text, an integer or a real. Text is not
-/// copied: it must outlive the call it is passed to.
-using SqlValue = std::variant<std::monostate, std::string_view, long long, double>;
-
-/// Text, or NULL when there is none (absent, or empty for `text_or_null(const std::string&)`).
-inline SqlValue text_or_null(const std::string& s) {
-  return s.empty() ? SqlValue() : SqlValue(std::string_view(s));
-}
-inline SqlValue text_or_null(const std::optional<std::string>& s) {
-  return s ? SqlValue(std::string_view(*s)) : SqlValue();
-}
-inline SqlValue number_or_null(const std::optional<long long>& v) { return v ? SqlValue(*v) : SqlValue(); }
 
 /// Runs one statement that changes rows. Its placeholders (":name", each used once) take
 /// `values` in the order they appear. On SQLite it goes through the SQLite API, with the

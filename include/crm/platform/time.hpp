@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <ctime>
 
 namespace crm::platform {
 
@@ -27,6 +28,9 @@ class SystemClock final : public Clock {
 
 /// Wall-clock now in milliseconds.
 TimestampMs now_ms();
+/// A POSIX clock's reading in nanoseconds: CLOCK_MONOTONIC, or the CPU time of the thread
+/// (CLOCK_THREAD_CPUTIME_ID) or of the process (CLOCK_PROCESS_CPUTIME_ID).
+std::int64_t clock_ns(clockid_t clock) noexcept;
 /// RFC 3339 UTC with milliseconds: `2026-11-23T19:19:33.123Z`.
 std::string format_rfc3339(TimestampMs ms);
 /// Parses RFC 3339 (with `Z` or an offset, optional fraction); nullopt when malformed.
