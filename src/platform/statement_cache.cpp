@@ -331,15 +331,15 @@ SqliteQuery& SqliteQuery::bind(int index, double number) {
 }
 
 SqliteQuery& SqliteQuery::bind_value(int index, const SqlValue& value) {
-  if (std::holds_alternative<std::monostate>(value)) {
-    int rc = sqlite_api::sqlite3_bind_null(stmt_, index);
-    if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind_null: " + std::string(sqlite_api::sqlite3_errstr(rc)));
-    return *this;
-  }
   return std::visit(
       [&](const auto& x) -> SqliteQuery& {
-        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::monostate>) return *this;
-        else return bind(index, x);
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::monostate>) {
+          int rc = sqlite_api::sqlite3_bind_null(stmt_, index);
+          if (rc != SQLITE_OK) throw std::runtime_error("sqlite3_bind_null: " + std::string(sqlite_api::sqlite3_errstr(rc)));
+          return *this;
+        } else {
+          return bind(index, x);
+        }
       },
       value);
 }
