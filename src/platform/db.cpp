@@ -369,6 +369,20 @@ void Database::execute_script(soci::session& session, Backend backend, const std
   }
 }
 
+bool is_connection_loss(const std::exception& error) noexcept {
+  const auto* soci_error = dynamic_cast<const soci::soci_error*>(&error);
+  if (soci_error == nullptr) return false;
+  if (soci_error->get_error_category() == soci::soci_error::connection_error) return true;
+  const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&error);
+  if (pg == nullptr) return false;
+  std::string state = pg->sqlstate();
+  // Class 08 is a connection exception; 57P01-57P03 a server shutting down or not yet up. An
+  // error without a SQLSTATE comes from libpq, not the server: a connection already closed
+  // ("server closed the connection unexpectedly", "no connection to the server").
+  return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
+         state == "     ";
+}
+
 std::unique_ptr<Database> open_database(const Config& config) {
   std::string url = config.database.url;
   if (url.empty()) url = "sqlite:" + (std::filesystem::path(config.data_dir) / "demo.db").string();

@@ -1,5 +1,6 @@
 #include "middleware.hpp"
 
+#include "crm/platform/db.hpp"
 #include "crm/platform/log.hpp"
 #include "crm/platform/router.hpp"
 
@@ -133,6 +134,12 @@ HttpResponse ErrorMiddleware::handle(Request& request, const Next& next) {
     return problem_response(e, request.context().request_id);
   } catch (const std::exception& e) {
     // The cause goes to the log only: responses never carry SQL, paths or internals.
+    if (is_connection_loss(e)) {
+      log_error("database unreachable", {{"error", e.what()}, {"route", request.route_pattern()}});
+      return problem_response(Error(ErrorKind::unavailable, "database_unavailable", "The database is unavailable.")
+                                  .with_header("Retry-After", "1"),
+                              request.context().request_id);
+    }
     log_error("unhandled exception", {{"error", e.what()}, {"route", request.route_pattern()}});
     return problem_response(Error::internal(), request.context().request_id);
   }

@@ -4,9 +4,13 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 using namespace crm::testing;
 
@@ -74,6 +78,42 @@ TEST_CASE("readyz is 503 when the database is unreachable, while healthz stays 2
   // Handlers that need the database answer 503, not 500.
   auto write = client.post_json("/api/v1/probe/items", R"({"name":"x"})");
   CHECK(write.status == 503);
+}
+
+TEST_CASE("requests in flight when the database goes away answer 503, never 500") {
+  auto all = backends();
+  if (std::find(all.begin(), all.end(), "postgres") == all.end()) return;
+  auto db = std::make_unique<TestDatabase>("postgres");
+  ServerProcess server(*db);
+  // Writers and readers keep every pooled connection busy, so that some of them are open
+  // (and lost) when the database goes, not only reopened after.
+  std::atomic<bool> stop{false};
+  std::atomic<int> before{0};
+  std::mutex mutex;
+  std::map<int, int> statuses;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.emplace_back([&, i] {
+      HttpClient client(server.port());
+      while (!stop.load()) {
+        HttpResult r = i % 2 == 0 ? client.post_json("/api/v1/probe/items", R"({"name":"in flight"})")
+                                  : client.get("/api/v1/probe/items/00000000-0000-7000-8000-000000000000");
+        std::lock_guard lock(mutex);
+        ++statuses[r.status];
+        if (r.status == 201) ++before;
+      }
+    });
+  }
+  while (before.load() < 50) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  db.reset();  // drops the database, terminating the server's connections mid-request
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  stop = true;
+  for (auto& t : clients) t.join();
+  std::string seen;
+  for (auto [status, count] : statuses) seen += std::to_string(status) + ":" + std::to_string(count) + " ";
+  CAPTURE(seen);
+  CHECK(statuses.count(503) == 1);  // the requests after the drop
+  for (auto [status, count] : statuses) CHECK((status == 201 || status == 404 || status == 503));
 }
 
 TEST_CASE("metrics expose request counters, latency histograms, pool and outbox") {

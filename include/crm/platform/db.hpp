@@ -138,6 +138,11 @@ class Database final {
 /// Opens the database described by the configuration (demo SQLite under data_dir when no URL).
 std::unique_ptr<Database> open_database(const Config& config);
 
+/// Whether an error from the database driver means that the server could not be reached: the
+/// connection was refused, lost or closed by the server (shut down, or the database dropped).
+/// Such a request may succeed when retried, so it answers 503, not 500.
+bool is_connection_loss(const std::exception& error) noexcept;
+
 /// A value for a statement's placeholder: NULL, text, an integer or a real. Text is not
 /// copied: it must outlive the call it is passed to.
 using SqlValue = std::variant<std::monostate, std::string_view, long long, double>;
