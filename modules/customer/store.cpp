@@ -859,7 +859,9 @@ bool lazily_matched(const std::vector<std::string>& terms) {
 
 /// SQLite: appends to `out` the customers of the matches ranked after (tier, after_doc), in
 /// (tier, document key) order, from one pass over every match that ranks them all with
-/// match_tier: a window of the best at a time.
+/// match_tier: a window of the best at a time. The window's documents are mapped to their
+/// customers a few more than the page still needs at a time: a page usually takes the first
+/// few dozen of a window of hundreds.
 template <class Fetch>
 void ranked_rest(soci::session& sql, const std::string& tenant_id, const CustomerQuery& q,
                  std::pair<long long, long long> range, int tier, long long after_doc, std::vector<RowOf<Fetch>>& out) {
@@ -870,26 +872,34 @@ void ranked_rest(soci::session& sql, const std::string& tenant_id, const Custome
   // The innermost query has a LIMIT (of none) so that SQLite does not fold it into the one
   // around it, which would compute the rank three times a row.
   platform::SqliteQuery st(sql,
-                           "SELECT w.doc, w.rank, k.customer_id FROM (SELECT doc, rank FROM (SELECT rowid AS doc, " +
-                               rank +
+                           "SELECT doc, rank FROM (SELECT rowid AS doc, " + rank +
                                " AS rank FROM customer_search WHERE customer_search MATCH :q AND rowid BETWEEN :lo AND :hi"
-                               " LIMIT -1) WHERE rank > :r1 OR (rank = :r2 AND doc > :d) ORDER BY rank, doc LIMIT :n) w"
-                               " LEFT JOIN customer_search_keys k ON k.doc = w.doc ORDER BY w.rank, w.doc");
+                               " LIMIT -1) WHERE rank > :r1 OR (rank = :r2 AND doc > :d) ORDER BY rank, doc LIMIT :n");
+  platform::SqliteQuery key(sql, "SELECT customer_id FROM customer_search_keys WHERE doc = :d");
   double after_rank = tier;
+  std::vector<std::pair<long long, double>> docs;
   while (static_cast<long long>(out.size()) < q.limit) {
-    std::vector<std::pair<double, std::string>> ranked;
-    long long read = 0;
+    docs.clear();
     st.reset();
     st.bind(1, expression).bind(2, low).bind(3, high).bind(6, after_doc).bind(7, window);
     st.bind(4, after_rank).bind(5, after_rank);
-    while (st.step()) {
-      ++read;
-      after_doc = st.integer(0);
-      after_rank = sqlite_api::sqlite3_column_double(st.get(), 1);
-      if (auto id = st.text(2)) ranked.emplace_back(after_rank, std::string(*id));  // else a document without its key
+    while (st.step()) docs.emplace_back(st.integer(0), sqlite_api::sqlite3_column_double(st.get(), 1));
+    std::size_t at = 0;
+    while (at < docs.size() && static_cast<long long>(out.size()) < q.limit) {
+      std::size_t n = std::min(docs.size() - at, static_cast<std::size_t>(q.limit) - out.size() + 8);
+      std::vector<std::pair<double, std::string>> ranked;
+      for (std::size_t i = at; i < at + n; ++i) {
+        key.reset();
+        if (key.bind(1, docs[i].first).step()) {
+          if (auto id = key.text(0)) ranked.emplace_back(docs[i].second, std::string(*id));
+        }  // else a document without its key
+      }
+      append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
+      at += n;
     }
-    append_in_order<Fetch>(sql, tenant_id, q, ranked, out);
-    if (read < window) break;  // that was the last of the matches
+    if (static_cast<long long>(docs.size()) < window) break;  // that was the last of the matches
+    after_doc = docs.back().first;
+    after_rank = docs.back().second;
   }
 }
 

@@ -107,7 +107,8 @@ std::optional<SearchDocument> prepare_search_document(soci::session& sql, const 
   d.customer_id = customer_id;
   d.name = std::move(name);
   if (legal_ind == soci::i_ok) d.legal_name = std::move(legal_name);
-  if (email_ind == soci::i_ok) d.email = domain::email_search_text(email);
+  const bool whole_emails = postgres(sql);
+  if (email_ind == soci::i_ok) d.email = domain::email_search_text(email, whole_emails);
   if (phone_ind == soci::i_ok) d.phone = domain::phone_search_text(phone);
   if (tags != "[]") {
     auto parsed = bj::parse(tags);
@@ -121,7 +122,7 @@ std::optional<SearchDocument> prepare_search_document(soci::session& sql, const 
   if (!created) {
     for (const auto& ct : contacts(sql, tenant_id, customer_id)) {
       d.contacts += ct.first_name + " " + ct.last_name.value_or("") + " " +
-                    (ct.email ? domain::email_search_text(*ct.email) : std::string()) + "\n";
+                    (ct.email ? domain::email_search_text(*ct.email, whole_emails) : std::string()) + "\n";
     }
     for (const auto& n : notes(sql, tenant_id, customer_id, kIndexedNotes, std::nullopt)) {
       if (d.notes.size() + n.body.size() > kMaxNotesText) break;

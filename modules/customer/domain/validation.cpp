@@ -525,12 +525,12 @@ std::string phone_search_text(std::string_view e164) {
   return out;
 }
 
-std::string email_search_text(std::string_view email) {
+std::string email_search_text(std::string_view email, bool whole) {
   std::string words(email);
   for (auto& c : words) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && static_cast<unsigned char>(c) < 0x80) c = ' ';
   }
-  return std::string(email) + " " + words;
+  return whole ? std::string(email) + " " + words : words;
 }
 
 }  // namespace crm::customer::domain

@@ -104,7 +104,10 @@ std::vector<std::string> search_terms(std::string_view query);
 /// its national significant number and the national number with a trunk 0 ("60123456789
 /// 123456789 0123456789").
 std::string phone_search_text(std::string_view e164);
-/// An email split into its words too ("siti@kedai.my siti kedai my").
-std::string email_search_text(std::string_view email);
+/// The words of an email address for the search index ("siti kedai my"), after the whole
+/// address when `whole` ("siti@kedai.my siti kedai my"): PostgreSQL's parser reads an address
+/// as one token, where SQLite's tokenizer reads from it the same words as from the list, so
+/// that the address itself would only index each word twice.
+std::string email_search_text(std::string_view email, bool whole);
 
 }  // namespace crm::customer::domain

@@ -216,7 +216,8 @@ TEST_SUITE("customer/domain") {
     CHECK(phone_search_text("+99912345") == "99912345");  // no such country calling code
     CHECK(phone_search_text("60123456789") == "60123456789");
     CHECK(phone_search_text("") == "");
-    CHECK(email_search_text("siti@kedai.my") == "siti@kedai.my siti kedai my");
+    CHECK(email_search_text("siti@kedai.my", true) == "siti@kedai.my siti kedai my");
+    CHECK(email_search_text("siti.aminah@kedai.my", false) == "siti aminah kedai my");
   }
 
   TEST_CASE("the national number in a phone's search text is the one a full libphonenumber parse gives") {
