@@ -73,6 +73,9 @@ login() {
 token="$(login)"
 anon() { awk '/^RssAnon/ { print $2 }' "/proc/$pid/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
+# The server's CPU time so far (user and system, all threads), in clock ticks. On a machine
+# whose speed varies from run to run it says more than the wall time alone.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 # p99 of a wrk report in ms ("812.00us", "1.20ms", "2.00s").
 wrk_p99() {
   awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
@@ -128,6 +131,7 @@ if [ "$measure_others" = 1 ]; then
   on_exit "touch '$work/import-done'; wait $measuring_get $measuring_post 2>/dev/null"
 fi
 t0="$(now)"
+cpu0="$(cpu_ticks)"
 # No "Expect: 100-continue": curl would wait a second for an interim answer before the body.
 job="$(curl -s -X POST -H "Authorization: Bearer $token" -H 'Content-Type: text/csv' -H 'Expect:' \
   --data-binary @"$work/customers.csv" "$api/customers/import" |
@@ -152,9 +156,11 @@ while true; do
   sleep 0.2
 done
 t_done="$(now)"
+cpu1="$(cpu_ticks)"
 import_seconds="$(seconds "$t0" "$t_done")"
+import_cpu_seconds="$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')"
 log "import of $rows rows: 202 after $(seconds "$t0" "$t_accepted") s, completed after $(seconds "$t0" "$t_done") s;" \
-  "RssAnon ${anon_before} KiB before, at most ${anon_max} KiB"
+  "RssAnon ${anon_before} KiB before, at most ${anon_max} KiB; server CPU ${import_cpu_seconds} s"
 log "job: $status"
 log "VmRSS ${rss_before} KiB before the import, at most ${rss_max} KiB (growth $(((rss_max - rss_before) / 1024)) MiB)"
 if [ "$measure_others" = 1 ]; then
@@ -170,6 +176,7 @@ if [ "$measure_others" = 1 ]; then
 fi
 echo "import_rows $rows"
 echo "import_seconds $import_seconds"
+echo "import_cpu_seconds $import_cpu_seconds"
 echo "import_rss_growth_mib $(((rss_max - rss_before) / 1024))"
 echo "import_anon_growth_mib $(((anon_max - anon_before) / 1024))"
 if [ "$measure_others" = 1 ]; then

@@ -17,6 +17,9 @@
 #     BENCH_SKIP_IMPORT=1 skips both
 # The load runs against crm_probe_server, the crm server plus a small test-only module.
 # wrk runs on the same machine and cores as the server, so the figures are a lower bound.
+# Beside the rates, the customer and import figures give the server's CPU time per request
+# (or for the import): the crm process's own (not PostgreSQL's), and steadier than the rates
+# when the machine's speed varies between runs.
 #
 #   scripts/bench.sh
 # Environment: BENCH_SECONDS (per wrk run, default 10), CRM_SKIP_BUILD=1 uses the existing
@@ -140,6 +143,15 @@ run_wrk() {
   fi
 }
 
+# server_cpu_ticks: the server's CPU time so far (user and system, all threads) in clock ticks.
+server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+# cpu_per_request TICKS_BEFORE WRK_OUTPUT: microseconds of server CPU per answered request. It
+# varies less than the rates from run to run on a machine whose speed does (shared cores).
+cpu_per_request() {
+  awk -v t="$(($(server_cpu_ticks) - $1))" -v hz="$(getconf CLK_TCK)" \
+    '/ requests in / { n = $1 } END { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }' "$2"
+}
+
 rss_mb() {
   awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"
 }
@@ -251,12 +263,15 @@ customer_total() {
 # run_lua NAME SCRIPT PATH [ENV...]: wrk with a Lua script; sets rps, p95_ms, p99_ms ("invalid"
 # when an answer was not 2xx) and measured_rps (the rate either way).
 run_lua() {
-  local name="$1" script="$2" path="$3" out="$work/wrk-$1.txt" bad
+  local name="$1" script="$2" path="$3" out="$work/wrk-$1.txt" bad ticks
   shift 3
   log "wrk: $name for ${seconds}s"
+  ticks="$(server_cpu_ticks)"
   env BENCH_TOKEN="$token" "$@" wrk -t2 -c64 -d"${seconds}s" --latency -s "$script" "http://127.0.0.1:$port$path" \
     >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed"; }
+  cpu_us="$(cpu_per_request "$ticks" "$out")"
   sed 's/^/    /' "$out" >&2
+  log "server CPU per request: $cpu_us us"
   rps="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
   p95_ms="$(awk '$1 == "p95_us" { printf "%.2f", $2 / 1000 }' "$out")"
   p99_ms="$(awk '$1 == "p99_us" { printf "%.2f", $2 / 1000 }' "$out")"
@@ -264,7 +279,7 @@ run_lua() {
   bad="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")"
   if [ -n "$bad" ]; then
     log "warning: $bad answers to $name were not 2xx: its figures do not count"
-    rps="invalid" p95_ms="invalid" p99_ms="invalid"
+    rps="invalid" p95_ms="invalid" p99_ms="invalid" cpu_us="invalid"
   fi
 }
 # bench_customers BACKEND: runs the customer figures against the server on $port; sets
@@ -273,7 +288,7 @@ bench_customers() {
   local b="$1" have missing seed=$((RANDOM + 1))
   token="$(demo_token)"
   run_lua "create-$b" scripts/bench/create_customers.lua / BENCH_SEED="$seed"
-  eval "cust_post_rps_$b=\$rps cust_post_p99_$b=\$p99_ms"
+  eval "cust_post_rps_$b=\$rps cust_post_p99_$b=\$p99_ms cust_post_cpu_$b=\$cpu_us"
   # wrk runs for its whole duration even when every thread has met its quota, so each round
   # lasts about as long as the measured rate needs for what is missing.
   # The rate paces the loading rounds even when the figures do not count.
@@ -340,11 +355,11 @@ with open(f"{work}/paths-list.txt", "w") as f:
         f.write(f"/api/v1/customers?{l}&limit=25\n")
 PY
   run_lua "get-$b" scripts/bench/paths.lua / BENCH_PATHS="$work/paths-get.txt"
-  eval "cust_get_rps_$b=\$rps cust_get_p99_$b=\$p99_ms"
+  eval "cust_get_rps_$b=\$rps cust_get_p99_$b=\$p99_ms cust_get_cpu_$b=\$cpu_us"
   run_lua "search-$b" scripts/bench/paths.lua / BENCH_PATHS="$work/paths-search.txt"
-  eval "cust_search_p95_$b=\$p95_ms cust_search_rps_$b=\$rps"
+  eval "cust_search_p95_$b=\$p95_ms cust_search_rps_$b=\$rps cust_search_cpu_$b=\$cpu_us"
   run_lua "list-$b" scripts/bench/paths.lua / BENCH_PATHS="$work/paths-list.txt"
-  eval "cust_list_p95_$b=\$p95_ms cust_list_rps_$b=\$rps"
+  eval "cust_list_p95_$b=\$p95_ms cust_list_rps_$b=\$rps cust_list_cpu_$b=\$cpu_us"
 }
 
 customer_backends="${BENCH_CUSTOMER_BACKENDS:-sqlite postgres}"
@@ -442,18 +457,23 @@ if [ "${BENCH_SKIP_CUSTOMERS:-0}" != 1 ]; then
     echo "customers on $b ($n in the tenant, durable commits):"
     eval "row '  POST /customers throughput' \"\$cust_post_rps_$b\" req/s '>=' 3000"
     eval "row '  POST /customers p99' \"\$cust_post_p99_$b\" ms"
+    eval "row '  POST /customers server CPU' \"\$cust_post_cpu_$b\" us/req"
     eval "row '  GET /customers/{id} throughput' \"\$cust_get_rps_$b\" req/s '>=' 15000"
     eval "row '  GET /customers/{id} p99' \"\$cust_get_p99_$b\" ms '<' 5"
+    eval "row '  GET /customers/{id} server CPU' \"\$cust_get_cpu_$b\" us/req"
     eval "row '  q= search p95' \"\$cust_search_p95_$b\" ms '<' 15"
     eval "row '  q= search throughput' \"\$cust_search_rps_$b\" req/s"
+    eval "row '  q= search server CPU' \"\$cust_search_cpu_$b\" us/req"
     eval "row '  filtered sorted list p95' \"\$cust_list_p95_$b\" ms '<' 10"
     eval "row '  filtered sorted list throughput' \"\$cust_list_rps_$b\" req/s"
+    eval "row '  filtered sorted list server CPU' \"\$cust_list_cpu_$b\" us/req"
   done
 fi
 if [ "${BENCH_SKIP_IMPORT:-0}" != 1 ]; then
   for b in sqlite postgres; do
     echo "import and export on $b ($import_rows rows):"
     v="imp_${b}_import_seconds"; row '  import' "${!v:-}" s '<' 15
+    v="imp_${b}_import_cpu_seconds"; row '  import server CPU' "${!v:-}" s
     v="imp_${b}_export_csv_seconds"; row '  CSV export' "${!v:-}" s '<' 3
     v="imp_${b}_export_csv_anon_growth_mib"; row '  CSV export memory growth' "${!v:-}" MiB
     v="imp_${b}_export_json_seconds"; row '  JSON export' "${!v:-}" s
