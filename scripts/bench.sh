@@ -230,7 +230,7 @@ wrk -t1 -c16 -d"${seconds}s" --latency -s "$work/login.lua" "http://127.0.0.1:$p
   >"$work/wrk-logins.txt" 2>&1 &
 logins_pid=$!
 sleep 1
-wrk -t1 -c8 -d"$((seconds - 2))s" --latency "http://127.0.0.1:$port/healthz" >"$work/wrk-healthz-under-logins.txt" 2>&1
+wrk -t1 -c8 -d"$((seconds > 3 ? seconds - 2 : 1))s" --latency "http://127.0.0.1:$port/healthz" >"$work/wrk-healthz-under-logins.txt" 2>&1
 wait "$logins_pid" || true
 sed 's/^/    /' "$work/wrk-logins.txt" "$work/wrk-healthz-under-logins.txt" >&2
 logins_rps="$(awk '/^Requests\/sec:/ { printf "%.1f", $2 }' "$work/wrk-logins.txt")"
