@@ -135,7 +135,8 @@ HttpResponse ErrorMiddleware::handle(Request& request, const Next& next) {
   } catch (const std::exception& e) {
     // The cause goes to the log only: responses never carry SQL, paths or internals.
     if (is_connection_loss(e)) {
-      log_error("database unreachable", {{"error", e.what()}, {"route", request.route_pattern()}});
+      // The driver's text may quote the statement; the pool logs the cause when it reconnects.
+      log_error("database unreachable", {{"route", request.route_pattern()}});
       return problem_response(Error(ErrorKind::unavailable, "database_unavailable", "The database is unavailable.")
                                   .with_header("Retry-After", "1"),
                               request.context().request_id);
