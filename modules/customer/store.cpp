@@ -859,15 +859,18 @@ bool lazily_matched(const std::vector<std::string>& terms) {
 
 /// SQLite: appends to `out`, in the order of `docs` (document key, rank), the customers of
 /// those documents that the query's filters keep, until `out` holds a page. Documents are
-/// mapped to their customers a few more than the page still needs at a time: a page usually
-/// takes the first few dozen of hundreds. `key` is the statement that maps one.
+/// mapped to their customers a few more than the page still needs at first, then twice as
+/// many each time (as append_in_order reads them), since a filter that left one round short
+/// will likely leave the next one short too: a page usually takes the first few dozen of
+/// hundreds. `key` is the statement that maps one.
 template <class Fetch>
 void append_documents(soci::session& sql, platform::SqliteQuery& key, const std::string& tenant_id,
                       const CustomerQuery& q, const std::vector<std::pair<long long, double>>& docs,
                       std::vector<RowOf<Fetch>>& out) {
-  std::size_t at = 0;
+  std::size_t at = 0, round = 0;
   while (at < docs.size() && static_cast<long long>(out.size()) < q.limit) {
-    std::size_t n = std::min(docs.size() - at, static_cast<std::size_t>(q.limit) - out.size() + 8);
+    round = round ? round * 2 : static_cast<std::size_t>(q.limit) - out.size() + 8;
+    std::size_t n = std::min(docs.size() - at, round);
     std::vector<std::pair<double, std::string>> ranked;
     for (std::size_t i = at; i < at + n; ++i) {
       key.reset();
