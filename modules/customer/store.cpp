@@ -461,10 +461,17 @@ void lock_customers(soci::session& sql, const std::string& tenant_id) {
 }
 
 bool slug_taken(soci::session& sql, const std::string& tenant_id, const std::string& slug) {
-  long long n = 0;
-  sql << "SELECT COUNT(*) FROM customer_customers WHERE tenant_id = :t AND slug = :s", soci::use(tenant_id),
-      soci::use(slug), soci::into(n);
-  return n > 0;
+  static constexpr const char* query = "SELECT 1 FROM customer_customers WHERE tenant_id = :t AND slug = :s LIMIT 1";
+  if (!is_postgres(sql)) {
+    // Asked once for every create: the statement comes from the connection's cache instead of
+    // being prepared again each time.
+    platform::SqliteQuery read(sql, query);
+    return read.bind(1, tenant_id).bind(2, slug).step();
+  }
+  int one = 0;
+  soci::indicator ind = soci::i_null;
+  sql << query, soci::use(tenant_id), soci::use(slug), soci::into(one, ind);
+  return sql.got_data() && ind == soci::i_ok;
 }
 
 std::int64_t count_live_customers(soci::session& sql, const std::string& tenant_id) {

@@ -77,11 +77,10 @@ long long new_search_key(soci::session& sql, const std::string& tenant_id, const
 /// SQLite: the integer key of a customer's search document (0 when it has none and
 /// `create` is false).
 long long search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool create) {
-  long long doc = 0;
-  soci::indicator ind = soci::i_null;
-  sql << "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c", soci::use(tenant_id),
-      soci::use(customer_id), soci::into(doc, ind);
-  if (sql.got_data() && ind == soci::i_ok) return doc;
+  {
+    platform::SqliteQuery read(sql, "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c");
+    if (read.bind(1, tenant_id).bind(2, customer_id).step()) return read.integer(0);
+  }
   if (!create) return 0;
   return new_search_key(sql, tenant_id, customer_id);
 }
@@ -93,12 +92,32 @@ bool is_postgres(soci::session& sql) { return postgres(sql); }
 std::optional<SearchDocument> prepare_search_document(soci::session& sql, const std::string& tenant_id,
                                                       const std::string& customer_id, bool created) {
   // Only the searched columns: the whole row costs five JSON parses, on every write.
+  static constexpr const char* query =
+      "SELECT name, legal_name, email, phone, tags FROM customer_customers WHERE tenant_id = :t AND id = :c";
   std::string name, legal_name, email, phone, tags;
   soci::indicator legal_ind = soci::i_null, email_ind = soci::i_null, phone_ind = soci::i_null;
-  sql << "SELECT name, legal_name, email, phone, tags FROM customer_customers WHERE tenant_id = :t AND id = :c",
-      soci::use(tenant_id), soci::use(customer_id), soci::into(name), soci::into(legal_name, legal_ind),
-      soci::into(email, email_ind), soci::into(phone, phone_ind), soci::into(tags);
-  if (!sql.got_data()) {
+  bool found = false;
+  if (postgres(sql)) {
+    sql << query, soci::use(tenant_id), soci::use(customer_id), soci::into(name), soci::into(legal_name, legal_ind),
+        soci::into(email, email_ind), soci::into(phone, phone_ind), soci::into(tags);
+    found = sql.got_data();
+  } else {
+    // Run for every write: the statement comes from the connection's cache.
+    platform::SqliteQuery read(sql, query);
+    if ((found = read.bind(1, tenant_id).bind(2, customer_id).step())) {
+      auto column = [&](int i, std::string& out, soci::indicator* ind) {
+        auto v = read.text(i);
+        if (v) out = *v;
+        if (ind) *ind = v ? soci::i_ok : soci::i_null;
+      };
+      column(0, name, nullptr);
+      column(1, legal_name, &legal_ind);
+      column(2, email, &email_ind);
+      column(3, phone, &phone_ind);
+      column(4, tags, nullptr);
+    }
+  }
+  if (!found) {
     remove_from_search(sql, tenant_id, customer_id);
     return std::nullopt;
   }
