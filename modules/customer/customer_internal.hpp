@@ -385,6 +385,9 @@ bool merge_search_index(soci::session& sql, int pages);
 /// SQLite: the number of search documents (of every tenant), for the merge task.
 std::int64_t search_document_count(soci::session& sql);
 void remove_from_search(soci::session& sql, const std::string& tenant_id, const std::string& customer_id);
+/// SQLite: the integer key of a customer's search document, 0 when it has none (keys start
+/// at 1).
+long long search_document_key(soci::session& sql, const std::string& tenant_id, std::string_view customer_id);
 /// True when there are customers but no search documents (a database from before the
 /// documents were keyed): the module rebuilds them at start.
 bool search_index_empty(soci::session& sql);

@@ -953,12 +953,11 @@ std::vector<RowOf<Fetch>> tiered_page(soci::session& sql, const std::string& ten
       bad_cursor();
     }
     tier = static_cast<int>(*rank);
-    platform::SqliteQuery doc(sql, "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c");
-    if (!doc.bind(1, tenant_id).bind(2, std::string_view(id->get_string())).step()) {
+    after_doc = search_document_key(sql, tenant_id, std::string_view(id->get_string()));
+    if (after_doc == 0) {
       // The customer the page ended at was purged since: its place in the order is gone.
       throw Error::bad_parameter("cursor", "The customer this cursor points after no longer exists; start again.");
     }
-    after_doc = doc.integer(0);
   }
   std::vector<RowOf<Fetch>> out;
   const bool lazy = lazily_matched(terms);

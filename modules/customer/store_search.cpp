@@ -77,15 +77,17 @@ long long new_search_key(soci::session& sql, const std::string& tenant_id, const
 /// SQLite: the integer key of a customer's search document (0 when it has none and
 /// `create` is false).
 long long search_key(soci::session& sql, const std::string& tenant_id, const std::string& customer_id, bool create) {
-  {
-    platform::SqliteQuery read(sql, "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c");
-    if (read.bind(1, tenant_id).bind(2, customer_id).step()) return read.integer(0);
-  }
+  if (long long doc = search_document_key(sql, tenant_id, customer_id)) return doc;
   if (!create) return 0;
   return new_search_key(sql, tenant_id, customer_id);
 }
 
 }  // namespace
+
+long long search_document_key(soci::session& sql, const std::string& tenant_id, std::string_view customer_id) {
+  platform::SqliteQuery read(sql, "SELECT doc FROM customer_search_keys WHERE tenant_id = :t AND customer_id = :c");
+  return read.bind(1, tenant_id).bind(2, customer_id).step() ? read.integer(0) : 0;
+}
 
 bool is_postgres(soci::session& sql) { return postgres(sql); }
 
